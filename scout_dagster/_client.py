@@ -1,0 +1,514 @@
+"""``ScoutClient``: typed, synchronous calls of the Scout API over httpx.
+
+One method per call of the contract (``shared/scout-api.md``). Every request
+carries the headers the contract names; every non-GET carries an
+``Idempotency-Key`` that stays the same across retries of that one logical
+write (callers may pass their own, e.g. a key derived from the asset and
+partition so a re-execution adopts the run it already paid for).
+
+Usage::
+
+    from scout_dagster import ScoutClient
+
+    with ScoutClient(api_key=os.environ["SCOUT_API_KEY"]) as client:
+        run = client.create_findall_run("S-1 stage AI infrastructure companies", limit=25)
+        for event in client.stream_findall_events(run.findall_id):
+            print(event.type)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal, TypeVar
+
+import httpx
+import pydantic
+
+from ._config import (
+    API_VERSION,
+    DEFAULT_BASE_URL,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    normalize_base_url,
+)
+from ._errors import ScoutDecodeError
+from ._http import Redactor, decode_json, raise_for_status, translate_transport_errors
+from ._models import (
+    FINDALL_EVENT_TYPES,
+    SEARCH_EVENT_TYPES,
+    FindAllEvent,
+    FindAllRun,
+    SearchEvent,
+    SearchRun,
+)
+from ._retry import call_with_retries
+from ._sse import iter_sse_resuming
+
+__all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
+
+log = logging.getLogger("scout_dagster.client")
+
+FindAllGenerator = Literal["base", "core", "pro"]
+SearchDepth = Literal["shallow", "standard", "deep"]
+_Model = TypeVar("_Model", FindAllRun, SearchRun)
+
+#: FindAll paths as documented; Scout's SDKs use the ``/v1/lists`` alias,
+#: which the emulator serves too.
+FINDALL_PREFIX = "/v1/findall"
+#: Page size for list calls when the caller does not choose one.
+DEFAULT_PAGE_SIZE = 50
+#: Keys under which a list endpoint might wrap its page in an object; the
+#: contract does not say, so a bare JSON array and any of these are read.
+_PAGE_KEYS = ("data", "items", "runs", "results", "searches", "findall_runs")
+
+
+def _package_version() -> str:
+    try:
+        return version("scout-dagster")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer`` per request; its repr never shows the key."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._api_key}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(api_key=***)"
+
+
+def _drop_none(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}
+
+
+class ScoutClient:
+    """A synchronous client of the Scout API.
+
+    Args:
+        api_key: the bearer key (``SCOUT_API_KEY``). Never logged or shown.
+        base_url: the service root; ``https://core.usescout.sh`` by default.
+            A trailing ``/v1`` is accepted and ignored.
+        timeout: per-request timeout in seconds, or an ``httpx.Timeout``.
+        retry: how failed requests are retried (:class:`RetryPolicy`).
+        transport: an httpx transport to use instead of the network (tests).
+        sleep: how to wait between retries; tests pass a recorder.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError(
+                "api_key is empty: set SCOUT_API_KEY or pass the key of your Scout account"
+            )
+        self.base_url = normalize_base_url(base_url)
+        self.retry = retry
+        self._sleep = sleep
+        self._redact = Redactor(api_key)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=_BearerAuth(api_key),
+            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            transport=transport,
+            headers={
+                "Accept": "application/json",
+                "Scout-Version": API_VERSION,
+                "User-Agent": f"scout-dagster/{_package_version()}",
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"ScoutClient(base_url={self.base_url!r}, api_key=***)"
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ScoutClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Send one logical request (retried per policy) and return decoded JSON."""
+        headers: dict[str, str] = {}
+        if method != "GET":
+            # One key for every attempt, so a retry after a lost response is
+            # answered with the original response instead of a second run.
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        content = json.dumps(body).encode() if body is not None else None
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+
+        def attempt() -> Any:
+            with translate_transport_errors(method, path, self._redact):
+                response = self._http.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+            raise_for_status(method, path, response, self._redact)
+            return decode_json(method, path, response)
+
+        return call_with_retries(
+            attempt, policy=self.retry, describe=f"{method} {path}", sleep=self._sleep
+        )
+
+    def _parse(self, model: type[_Model], payload: Any, method: str, path: str) -> _Model:
+        try:
+            return model.from_payload(payload)
+        except pydantic.ValidationError as exc:
+            raise ScoutDecodeError(
+                f"response is not a {model.__name__}: {exc.error_count()} problem(s), "
+                f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
+                method=method,
+                path=path,
+            ) from None
+
+    def _call(
+        self,
+        model: type[_Model],
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> _Model:
+        payload = self._request(method, path, body=body, idempotency_key=idempotency_key)
+        return self._parse(model, payload, method, path)
+
+    def _paginate(
+        self, model: type[_Model], path: str, page_size: int, limit: int | None
+    ) -> Iterator[_Model]:
+        """Fetch pages lazily (``limit``/``offset``) until a short page or ``limit`` items."""
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        offset = 0
+        yielded = 0
+        while True:
+            payload = self._request("GET", path, params={"limit": page_size, "offset": offset})
+            page = _page_items(payload, path)
+            for item in page:
+                if limit is not None and yielded >= limit:
+                    return
+                yield self._parse(model, item, "GET", path)
+                yielded += 1
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    # ------------------------------------------------------------ FindAll
+
+    def _findall_body(
+        self,
+        query: str,
+        fields: list[str] | None,
+        output_schema: Mapping[str, Any] | None,
+        limit: int | None,
+        generator: FindAllGenerator | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "query": query,
+                "fields": fields,
+                "output_schema": output_schema,
+                "limit": limit,
+                "generator": generator,
+                "metadata": metadata,
+            }
+        )
+
+    def run_findall(
+        self,
+        query: str,
+        *,
+        fields: list[str] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        generator: FindAllGenerator | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> FindAllRun:
+        """``POST /v1/findall``: run a FindAll synchronously and return the finished run."""
+        body = self._findall_body(query, fields, output_schema, limit, generator, metadata)
+        return self._call(
+            FindAllRun, "POST", FINDALL_PREFIX, body=body, idempotency_key=idempotency_key
+        )
+
+    def create_findall_run(
+        self,
+        query: str,
+        *,
+        fields: list[str] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        generator: FindAllGenerator | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> FindAllRun:
+        """``POST /v1/findall/runs``: start a FindAll run; returns it as created."""
+        body = self._findall_body(query, fields, output_schema, limit, generator, metadata)
+        return self._call(
+            FindAllRun, "POST", f"{FINDALL_PREFIX}/runs", body=body, idempotency_key=idempotency_key
+        )
+
+    def list_findall_runs(
+        self, *, page_size: int = DEFAULT_PAGE_SIZE, limit: int | None = None
+    ) -> Iterator[FindAllRun]:
+        """``GET /v1/findall/runs``: every run (newest first), fetched page by page."""
+        return self._paginate(FindAllRun, f"{FINDALL_PREFIX}/runs", page_size, limit)
+
+    def get_findall_run(self, findall_id: str) -> FindAllRun:
+        """``GET /v1/findall/runs/{findall_id}``."""
+        return self._call(FindAllRun, "GET", f"{FINDALL_PREFIX}/runs/{findall_id}")
+
+    def cancel_findall_run(
+        self, findall_id: str, *, idempotency_key: str | None = None
+    ) -> FindAllRun:
+        """``POST …/cancel``. The run stops at its next checkpoint and its partial
+        result is discarded; the answer may carry a ``null`` status meanwhile."""
+        return self._call(
+            FindAllRun,
+            "POST",
+            f"{FINDALL_PREFIX}/runs/{findall_id}/cancel",
+            body={},
+            idempotency_key=idempotency_key,
+        )
+
+    def extend_findall_run(
+        self, findall_id: str, additional_limit: int, *, idempotency_key: str | None = None
+    ) -> FindAllRun:
+        """``POST …/extend``: raise the match limit by ``additional_limit``."""
+        return self._call(
+            FindAllRun,
+            "POST",
+            f"{FINDALL_PREFIX}/runs/{findall_id}/extend",
+            body={"additional_limit": additional_limit},
+            idempotency_key=idempotency_key,
+        )
+
+    def enrich_findall_run(
+        self,
+        findall_id: str,
+        *,
+        fields: list[str] | None = None,
+        output_schema: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> FindAllRun:
+        """``POST …/enrich``: add fields to the run's matched entities."""
+        return self._call(
+            FindAllRun,
+            "POST",
+            f"{FINDALL_PREFIX}/runs/{findall_id}/enrich",
+            body=_drop_none({"fields": fields, "output_schema": output_schema}),
+            idempotency_key=idempotency_key,
+        )
+
+    def stream_findall_events(
+        self, findall_id: str, *, last_event_id: str | None = None
+    ) -> Iterator[FindAllEvent]:
+        """``GET …/events``: the run's events until its terminal status.
+
+        Resumes after dropped connections; skips keep-alives and event types
+        this client does not know. The last event yielded is the terminal
+        ``findall.status`` unless the caller stops earlier.
+        """
+        path = f"{FINDALL_PREFIX}/runs/{findall_id}/events"
+        for payload, sse_id in self._iter_payloads(path, FINDALL_EVENT_TYPES, last_event_id):
+            event = FindAllEvent.from_payload(payload, sse_id)
+            yield event
+            if event.is_terminal:
+                return
+
+    # ------------------------------------------------------------ search
+
+    def search(
+        self,
+        queries: list[str],
+        *,
+        depth: Literal["shallow", "standard"] = "standard",
+        objective: str | None = None,
+        limit: int | None = None,
+        country: str | None = None,
+        language: str | None = None,
+        include_domains: list[str] | None = None,
+        exclude_domains: list[str] | None = None,
+        freshness: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SearchRun:
+        """``POST /v1/search`` with a synchronous depth: the finished search."""
+        body = _search_body(
+            queries,
+            depth,
+            objective,
+            limit,
+            country,
+            language,
+            include_domains,
+            exclude_domains,
+            freshness,
+        )
+        return self._call(
+            SearchRun, "POST", "/v1/search", body=body, idempotency_key=idempotency_key
+        )
+
+    def create_search_run(
+        self,
+        queries: list[str],
+        *,
+        objective: str | None = None,
+        limit: int | None = None,
+        country: str | None = None,
+        language: str | None = None,
+        include_domains: list[str] | None = None,
+        exclude_domains: list[str] | None = None,
+        freshness: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SearchRun:
+        """``POST /v1/search`` with ``depth="deep"``: start an async deep-search run."""
+        body = _search_body(
+            queries,
+            "deep",
+            objective,
+            limit,
+            country,
+            language,
+            include_domains,
+            exclude_domains,
+            freshness,
+        )
+        return self._call(
+            SearchRun, "POST", "/v1/search", body=body, idempotency_key=idempotency_key
+        )
+
+    def list_search_runs(
+        self, *, page_size: int = DEFAULT_PAGE_SIZE, limit: int | None = None
+    ) -> Iterator[SearchRun]:
+        """``GET /v1/searches``: every search run (newest first), page by page."""
+        return self._paginate(SearchRun, "/v1/searches", page_size, limit)
+
+    def get_search_run(self, search_id: str) -> SearchRun:
+        """``GET /v1/searches/{search_id}``."""
+        return self._call(SearchRun, "GET", f"/v1/searches/{search_id}")
+
+    def cancel_search_run(self, search_id: str, *, idempotency_key: str | None = None) -> SearchRun:
+        """``POST …/cancel``. The run stops at its next page checkpoint and keeps
+        whatever it gathered."""
+        return self._call(
+            SearchRun,
+            "POST",
+            f"/v1/searches/{search_id}/cancel",
+            body={},
+            idempotency_key=idempotency_key,
+        )
+
+    def stream_search_events(
+        self, search_id: str, *, last_event_id: str | None = None
+    ) -> Iterator[SearchEvent]:
+        """``GET /v1/searches/{search_id}/events``: progress, then the terminal event."""
+        path = f"/v1/searches/{search_id}/events"
+        for payload, sse_id in self._iter_payloads(path, SEARCH_EVENT_TYPES, last_event_id):
+            event = SearchEvent.from_payload(payload, sse_id)
+            yield event
+            if event.is_terminal:
+                return
+
+    # ------------------------------------------------------------ streams
+
+    def _iter_payloads(
+        self, path: str, known_types: frozenset[str], last_event_id: str | None
+    ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """Decoded ``data`` objects of known event types, with their SSE ids."""
+        events = iter_sse_resuming(
+            self._http,
+            path,
+            policy=self.retry,
+            sleep=self._sleep,
+            redact=self._redact,
+            last_event_id=last_event_id,
+        )
+        try:
+            for sse in events:
+                try:
+                    payload = json.loads(sse.data) if sse.data else None
+                except ValueError:
+                    log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
+                    continue
+                if not isinstance(payload, dict):
+                    continue
+                payload.setdefault("type", sse.event)
+                if payload["type"] not in known_types:
+                    continue  # the contract says: ignore event types you do not know
+                yield payload, sse.id or None
+        finally:
+            events.close()
+
+
+def _search_body(
+    queries: list[str],
+    depth: SearchDepth,
+    objective: str | None,
+    limit: int | None,
+    country: str | None,
+    language: str | None,
+    include_domains: list[str] | None,
+    exclude_domains: list[str] | None,
+    freshness: str | None,
+) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "queries": list(queries),
+            "depth": depth,
+            "objective": objective,
+            "limit": limit,
+            "country": country,
+            "language": language,
+            "include_domains": include_domains,
+            "exclude_domains": exclude_domains,
+            "freshness": freshness,
+        }
+    )
+
+
+def _page_items(payload: Any, path: str) -> list[Any]:
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict):
+        for key in _PAGE_KEYS:
+            if isinstance(payload.get(key), list):
+                return list(payload[key])
+    raise ScoutDecodeError(
+        f"list response is neither an array nor an object with one of {_PAGE_KEYS}",
+        method="GET",
+        path=path,
+    )

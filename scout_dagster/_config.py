@@ -1,0 +1,104 @@
+"""Connection settings of the Scout client: base URL, API version, timeouts, retries.
+
+Everything the contract leaves to us ([assumed] in ``shared/scout-api.md``)
+and every default has its reason next to it, so there is one place to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
+    "RetryPolicy",
+    "normalize_base_url",
+]
+
+#: The real service. API paths (``/v1/...``) are appended to it.
+DEFAULT_BASE_URL = "https://core.usescout.sh"
+
+#: Sent as ``Scout-Version`` on every request, as Scout's own SDKs do (v0.1.0).
+API_VERSION = "2026-06-21"
+
+#: Per request, in seconds. Reads get 30 s because event streams send a
+#: keep-alive well within that; connecting should never take more than 10 s.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How one logical request is retried.
+
+    An attempt is retried when it failed on the network (connect error, dropped
+    connection, timeout, unreadable body) or the server answered 408, 409, 429
+    or 5xx. Every non-GET request carries an ``Idempotency-Key`` that stays the
+    same across its attempts, so a retried create never starts a second run.
+
+    Attributes:
+        max_attempts: attempts in all, the first included (1 disables retries).
+        initial_backoff_s: backoff before the 2nd attempt, in seconds; it doubles
+            per attempt (``min(initial * 2**n, max_backoff_s)``), then is
+            jittered into ``[50 %, 100 %]`` of that so clients spread out.
+        max_backoff_s: ceiling of the computed backoff, in seconds.
+        max_retry_after_s: a server's ``Retry-After`` is honoured up to this
+            many seconds (Scout's SDKs cap it at 60).
+        total_budget_s: give up once this many seconds have passed since the
+            first attempt, whatever ``max_attempts`` says; ``None`` means no
+            time budget.
+    """
+
+    max_attempts: int = 5
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+    max_retry_after_s: float = 60.0
+    total_budget_s: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        for name in ("initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.total_budget_s is not None and self.total_budget_s <= 0:
+            raise ValueError(f"total_budget_s must be positive or None, got {self.total_budget_s}")
+
+    def backoff_s(self, retry_number: int, jitter: float) -> float:
+        """Delay before retry ``retry_number`` (1-based); ``jitter`` in [0, 1)."""
+        base = min(self.initial_backoff_s * 2 ** (retry_number - 1), self.max_backoff_s)
+        return float(base * (0.5 + jitter / 2))
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Check a base URL and return it without a trailing ``/`` or ``/v1``.
+
+    ``https://core.usescout.sh``, ``https://core.usescout.sh/`` and
+    ``https://core.usescout.sh/v1`` all mean the same service, so all are
+    accepted; anything that is not an absolute http(s) URL is refused with a
+    message that says what is wrong.
+    """
+    text = base_url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}, "
+            f"got {base_url!r}"
+        )
+    try:
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as exc:
+        raise ValueError(f"base_url has an invalid port: {base_url!r}") from exc
+    if parts.query or parts.fragment:
+        raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        path = path[: -len("/v1")]
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))

@@ -1,0 +1,97 @@
+"""Which failures are retried, and how long to wait: one tenacity policy for every call.
+
+Retrying a POST is safe here only because every non-GET carries an
+``Idempotency-Key`` that stays the same across its attempts (``_client.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_after_delay, stop_base
+
+from ._config import RetryPolicy
+from ._errors import ScoutAPIError, ScoutRateLimitError, ScoutServerError, ScoutTransportError
+
+__all__ = ["call_with_retries", "is_retryable"]
+
+log = logging.getLogger("scout_dagster.client")
+
+T = TypeVar("T")
+
+#: Statuses worth another attempt (as Scout's SDKs do): timeouts, conflicts
+#: (an Idempotency-Key still in flight), rate limits, server errors.
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ScoutTransportError):
+        return True
+    if isinstance(exc, ScoutAPIError):
+        return exc.status in RETRYABLE_STATUSES or exc.status >= 500
+    return False
+
+
+def _retry_after_s(exc: BaseException | None) -> float | None:
+    if isinstance(exc, ScoutRateLimitError | ScoutServerError):
+        return exc.retry_after_s
+    return None
+
+
+class _Wait:
+    """``Retry-After`` when the server sent one (capped), else jittered backoff."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self._policy = policy
+        self._rng = rng
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = _retry_after_s(exc)
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self._policy.max_retry_after_s)
+        return self._policy.backoff_s(state.attempt_number, self._rng.random())
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    describe: str,
+    sleep: Callable[[float], None],
+    rng: random.Random | None = None,
+) -> T:
+    """Call ``fn`` until it succeeds, fails for good, or the policy is spent.
+
+    The last error is re-raised as it was (never wrapped in tenacity's
+    ``RetryError``), so callers see the server's own status and message.
+    """
+    stop: stop_base = stop_after_attempt(policy.max_attempts)
+    if policy.total_budget_s is not None:
+        stop = stop | stop_after_delay(policy.total_budget_s)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
+            describe,
+            exc,
+            delay,
+            state.attempt_number + 1,
+            policy.max_attempts,
+        )
+
+    retrying = Retrying(
+        stop=stop,
+        wait=_Wait(policy, rng or random.Random()),
+        retry=retry_if_exception(is_retryable),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)

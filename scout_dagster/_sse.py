@@ -1,0 +1,99 @@
+"""Server-sent event streams that survive dropped connections.
+
+A stream is read with ``httpx-sse``; when the connection drops (or the server
+closes it early, which the contract allows) it is opened again with
+``Last-Event-ID`` set to the last id seen, so no event is lost or repeated.
+Streams are not replayed by the request retry loop: they *resume*.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+import httpx
+from httpx_sse import ServerSentEvent, SSEError, connect_sse
+
+from ._config import RetryPolicy
+from ._errors import ScoutConnectionError, ScoutDecodeError, ScoutError
+from ._http import Redactor, raise_for_status, translate_transport_errors
+from ._retry import is_retryable
+
+__all__ = ["iter_sse_resuming"]
+
+log = logging.getLogger("scout_dagster.client")
+
+
+def iter_sse_resuming(
+    http: httpx.Client,
+    path: str,
+    *,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    redact: Redactor,
+    last_event_id: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Generator[ServerSentEvent, None, None]:
+    """Yield the events of ``GET path`` forever, resuming after every drop.
+
+    The caller stops iterating when it has seen what it needs (a terminal
+    event); closing the generator closes the connection. Reconnections that
+    bring no new event count against ``policy.max_attempts``; when they are
+    spent, :class:`ScoutConnectionError` says so and the caller can fall back
+    to reading the run. Errors that no retry can fix (401, 404, ...) are raised
+    at once.
+    """
+    rng = random.Random()
+    fruitless = 0
+    while True:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        reason: str
+        progressed = False
+        try:
+            with (
+                translate_transport_errors("GET", path, redact),
+                connect_sse(http, "GET", path, headers=headers, params=params) as source,
+            ):
+                raise_for_status("GET", path, source.response, redact)
+                try:
+                    for event in source.iter_sse():
+                        if event.id:
+                            last_event_id = event.id
+                        progressed = True
+                        fruitless = 0
+                        yield event
+                except SSEError as exc:
+                    raise ScoutDecodeError(str(exc), method="GET", path=path) from None
+            reason = "the server closed the stream"
+        except ScoutError as exc:
+            if not is_retryable(exc):
+                raise
+            reason = str(exc)
+            retry_after = getattr(exc, "retry_after_s", None)
+        else:
+            retry_after = None
+
+        if not progressed:
+            fruitless += 1
+        if fruitless >= policy.max_attempts:
+            raise ScoutConnectionError(
+                f"event stream gave no new event in {fruitless} attempts (last: {reason})",
+                method="GET",
+                path=path,
+            )
+        delay = (
+            min(retry_after, policy.max_retry_after_s)
+            if retry_after is not None
+            else (0.0 if progressed else policy.backoff_s(fruitless, rng.random()))
+        )
+        log.info(
+            "event stream %s interrupted (%s); resuming after event %s in %.2f s",
+            path,
+            reason,
+            last_event_id,
+            delay,
+        )
+        if delay:
+            sleep(delay)
