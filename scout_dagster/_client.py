@@ -160,8 +160,11 @@ class ScoutClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        decode: Callable[[str, str, httpx.Response], Any] = decode_json,
     ) -> Any:
-        """Send one logical request (retried per policy) and return decoded JSON."""
+        """Send one logical request (retried per policy) and return ``decode`` of
+        the response (by default its JSON; a body that fails to decode is
+        retried like a dropped connection)."""
         headers: dict[str, str] = {}
         if method != "GET":
             # One key for every attempt, so a retry after a lost response is
@@ -177,7 +180,7 @@ class ScoutClient:
                     method, path, content=content, params=params, headers=headers
                 )
             raise_for_status(method, path, response, self._redact)
-            return decode_json(method, path, response)
+            return decode(method, path, response)
 
         return call_with_retries(
             attempt, policy=self.retry, describe=f"{method} {path}", sleep=self._sleep
@@ -187,12 +190,7 @@ class ScoutClient:
         try:
             return model.from_payload(payload)
         except pydantic.ValidationError as exc:
-            raise ScoutDecodeError(
-                f"response is not a {model.__name__}: {exc.error_count()} problem(s), "
-                f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
-                method=method,
-                path=path,
-            ) from None
+            raise _shape_error(model, exc, method, path) from None
 
     def _call(
         self,
@@ -291,6 +289,32 @@ class ScoutClient:
     def get_findall_run(self, findall_id: str) -> FindAllRun:
         """``GET /v1/findall/runs/{findall_id}``."""
         return self._call(FindAllRun, "GET", f"{FINDALL_PREFIX}/runs/{findall_id}")
+
+    def get_findall_run_with_raw(self, findall_id: str) -> tuple[FindAllRun, bytes]:
+        """``GET /v1/findall/runs/{findall_id}``, also returning the body's bytes.
+
+        The bytes feed the table builder's vectorized path (large runs never
+        go through Python objects there); the parsed run is for its facts.
+        """
+        path = f"{FINDALL_PREFIX}/runs/{findall_id}"
+
+        def decode(method: str, path: str, response: httpx.Response) -> tuple[FindAllRun, bytes]:
+            try:
+                return FindAllRun.model_validate_json(response.content), response.content
+            except pydantic.ValidationError as exc:
+                if any(error["type"] == "json_invalid" for error in exc.errors()):
+                    raise ScoutDecodeError(
+                        f"response {response.status_code} is not valid JSON",
+                        method=method,
+                        path=path,
+                    ) from None
+                raise
+
+        try:
+            result: tuple[FindAllRun, bytes] = self._request("GET", path, decode=decode)
+        except pydantic.ValidationError as exc:
+            raise _shape_error(FindAllRun, exc, "GET", path) from None
+        return result
 
     def cancel_findall_run(
         self, findall_id: str, *, idempotency_key: str | None = None
@@ -497,6 +521,18 @@ def _search_body(
             "exclude_domains": exclude_domains,
             "freshness": freshness,
         }
+    )
+
+
+def _shape_error(
+    model: type[Any], exc: pydantic.ValidationError, method: str, path: str
+) -> ScoutDecodeError:
+    first = exc.errors()[0]
+    return ScoutDecodeError(
+        f"response is not a {model.__name__}: {exc.error_count()} problem(s), "
+        f"first: {first['loc']} {first['msg']}",
+        method=method,
+        path=path,
     )
 
 

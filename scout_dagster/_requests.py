@@ -1,0 +1,211 @@
+"""What to ask Scout for: validated FindAll and deep-search run requests.
+
+A request is checked when it is built, so bad configuration fails at
+definition time with a message that says what to fix, before any API call
+(and before any credit is spent). Its ``fingerprint`` is a stable hash of
+everything that changes the answer: asset code versions and idempotency keys
+derive from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from ._client import FindAllGenerator, ScoutClient
+from ._models import FindAllRun, SearchRun
+
+__all__ = ["MAX_QUERY_CHARS", "FindAllRequest", "SearchRequest", "validate_output_schema"]
+
+#: Longest query accepted. The contract sets no limit; 2,000 characters is far
+#: beyond any sensible research query and keeps a mistaken paste (a whole
+#: document as the query) from becoming a paid run. [assumed]
+MAX_QUERY_CHARS = 2000
+GENERATORS: tuple[FindAllGenerator, ...] = ("base", "core", "pro")
+_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+
+
+def _check_query(text: object, what: str = "query") -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {text!r}")
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValueError(
+            f"{what} is {len(text)} characters long; the most allowed is {MAX_QUERY_CHARS}"
+        )
+    return text
+
+
+def _check_limit(limit: object) -> None:
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a whole number of at least 1, got {limit!r}")
+
+
+def validate_output_schema(schema: object) -> None:
+    """Check that ``schema`` is a JSON Schema for entity objects.
+
+    It must be an object schema with a ``properties`` map whose every value
+    declares a JSON type (or nests further properties). Raises ValueError that
+    names the offending property.
+    """
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"output_schema must be a JSON Schema object, got {type(schema).__name__}")
+    if schema.get("type") != "object":
+        raise ValueError('output_schema must have "type": "object" at its top level')
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        raise ValueError('output_schema must have a non-empty "properties" object')
+    for name, spec in properties.items():
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"output_schema property {name!r} must be an object, got {spec!r}")
+        declared = spec.get("type")
+        types = declared if isinstance(declared, list) else [declared]
+        if declared is None and not ({"properties", "items", "enum", "anyOf"} & set(spec)):
+            raise ValueError(f"output_schema property {name!r} declares no type")
+        unknown = [t for t in types if t is not None and t not in _JSON_TYPES]
+        if unknown:
+            raise ValueError(
+                f"output_schema property {name!r} has unknown type {unknown[0]!r}; "
+                f"use one of {sorted(_JSON_TYPES)}"
+            )
+
+
+def _fingerprint(payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class FindAllRequest:
+    """A FindAll run to create: ``POST /v1/findall/runs``.
+
+    Give ``fields`` (entity attribute names) or ``output_schema`` (a JSON
+    Schema for entity objects), or neither for the server's default fields.
+    """
+
+    query: str
+    fields: tuple[str, ...] | None = None
+    output_schema: Mapping[str, Any] | None = None
+    limit: int | None = None
+    generator: FindAllGenerator | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    kind: Literal["findall"] = dataclasses.field(default="findall", init=False)
+
+    def __post_init__(self) -> None:
+        _check_query(self.query)
+        _check_limit(self.limit)
+        if self.fields is not None:
+            if isinstance(self.fields, str) or not all(
+                isinstance(f, str) and f.strip() for f in self.fields
+            ):
+                raise ValueError(f"fields must be a list of non-empty names, got {self.fields!r}")
+            if not self.fields:
+                raise ValueError("fields must name at least one field (or be left out)")
+            object.__setattr__(self, "fields", tuple(self.fields))
+        if self.fields is not None and self.output_schema is not None:
+            raise ValueError("give either fields or output_schema, not both")
+        if self.output_schema is not None:
+            validate_output_schema(self.output_schema)
+        if self.generator is not None and self.generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"query": self.query}
+        if self.fields is not None:
+            body["fields"] = list(self.fields)
+        if self.output_schema is not None:
+            body["output_schema"] = dict(self.output_schema)
+        if self.limit is not None:
+            body["limit"] = self.limit
+        if self.generator is not None:
+            body["generator"] = self.generator
+        if self.metadata is not None:
+            body["metadata"] = dict(self.metadata)
+        return body
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable hash of the request (metadata excluded: it does not change results)."""
+        body = self.body()
+        body.pop("metadata", None)
+        return _fingerprint({"kind": self.kind, **body})
+
+    def create(self, client: ScoutClient, idempotency_key: str | None = None) -> FindAllRun:
+        return client.create_findall_run(
+            self.query,
+            fields=list(self.fields) if self.fields is not None else None,
+            output_schema=self.output_schema,
+            limit=self.limit,
+            generator=self.generator,
+            metadata=self.metadata,
+            idempotency_key=idempotency_key,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchRequest:
+    """An async deep-search run to create: ``POST /v1/search`` with ``depth="deep"``."""
+
+    queries: tuple[str, ...]
+    objective: str | None = None
+    limit: int | None = None
+    country: str | None = None
+    language: str | None = None
+    include_domains: tuple[str, ...] | None = None
+    exclude_domains: tuple[str, ...] | None = None
+    freshness: str | None = None
+
+    kind: Literal["search"] = dataclasses.field(default="search", init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.queries, str) or not self.queries:
+            raise ValueError(f"queries must be a non-empty list of strings, got {self.queries!r}")
+        object.__setattr__(self, "queries", tuple(self.queries))
+        for index, query in enumerate(self.queries):
+            _check_query(query, f"queries[{index}]")
+        _check_limit(self.limit)
+        if self.objective is not None:
+            _check_query(self.objective, "objective")
+        for name in ("country", "language"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.isalpha()):
+                raise ValueError(f"{name} must be a short code such as 'us' or 'en', got {value!r}")
+        for name in ("include_domains", "exclude_domains"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"queries": list(self.queries), "depth": "deep"}
+        for name in ("objective", "limit", "country", "language", "freshness"):
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
+        for name in ("include_domains", "exclude_domains"):
+            if getattr(self, name) is not None:
+                body[name] = list(getattr(self, name))
+        return body
+
+    @property
+    def fingerprint(self) -> str:
+        return _fingerprint({"kind": self.kind, **self.body()})
+
+    def create(self, client: ScoutClient, idempotency_key: str | None = None) -> SearchRun:
+        return client.create_search_run(
+            list(self.queries),
+            objective=self.objective,
+            limit=self.limit,
+            country=self.country,
+            language=self.language,
+            include_domains=list(self.include_domains) if self.include_domains else None,
+            exclude_domains=list(self.exclude_domains) if self.exclude_domains else None,
+            freshness=self.freshness,
+            idempotency_key=idempotency_key,
+        )
+
+
+RunRequest = FindAllRequest | SearchRequest

@@ -1,0 +1,552 @@
+"""Scout runs as Arrow tables with explicit schemas. No HTTP, no Dagster.
+
+FindAll runs become two tables:
+
+- entities: one row per matched entity; ``entity_id``, the requested fields
+  in their declared order, ``source_url``, then the provenance columns.
+- citations: one row per (entity, field, citation), with its excerpts.
+
+Search runs become results, sources and findings tables.
+
+Every row carries provenance: ``run_id``, the query, ``fetched_at`` and the
+``partition_key`` (null when unpartitioned). The schema depends only on the
+column spec (the requested fields or output schema), never on the data, so
+partitions of one table always read together.
+
+FindAll payloads can be large (a million entities is a ~200 MB response), so
+the entities and citations are built from the response bytes by pyarrow's
+JSON reader against an explicit schema, vectorized end to end. A payload that
+does not fit that schema (a number where the field is text, a nested value)
+takes an exact Python path instead that coerces value by value; both give
+identical tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+from ._models import SearchRun
+from ._requests import FindAllRequest
+
+__all__ = [
+    "DEFAULT_FINDALL_FIELDS",
+    "PROVENANCE_COLUMNS",
+    "EntityColumn",
+    "FindAllTables",
+    "Provenance",
+    "SearchTables",
+    "entity_columns",
+    "findall_tables",
+    "search_tables",
+]
+
+#: Fields a FindAll run returns when the request names none (as in the vendor's example).
+DEFAULT_FINDALL_FIELDS = ("name", "website", "headquarters")
+
+#: Names the tables reserve for themselves; a requested field may not use them.
+PROVENANCE_COLUMNS = ("run_id", "query", "partition_key", "fetched_at")
+RESERVED_COLUMNS = frozenset({"entity_id", "source_url", *PROVENANCE_COLUMNS})
+
+ColumnKind = Literal["string", "integer", "number", "boolean", "json"]
+_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "json": pa.string(),  # nested or mixed values, as JSON text
+}
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityColumn:
+    """One requested entity field and how it is stored.
+
+    ``kind`` ``"string"`` is text (a non-text value is stored as its JSON);
+    ``"json"`` is a nested or untyped value stored as JSON text.
+    """
+
+    name: str
+    kind: ColumnKind
+    description: str | None = None
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self.kind]
+
+
+def _kind_of(spec: Mapping[str, Any]) -> ColumnKind:
+    declared = spec.get("type")
+    if isinstance(declared, list):
+        non_null = [t for t in declared if t != "null"]
+        declared = non_null[0] if len(non_null) == 1 else None
+    if declared in ("string", "integer", "number", "boolean"):
+        return declared  # type: ignore[no-any-return]
+    return "json"
+
+
+def entity_columns(request: FindAllRequest) -> tuple[EntityColumn, ...]:
+    """The entity table's field columns for a request, in declared order.
+
+    ``fields`` are text columns; ``output_schema`` properties map JSON Schema
+    types to Arrow (string, int64, float64, bool; anything else as JSON text).
+    """
+    if request.output_schema is not None:
+        properties: Mapping[str, Mapping[str, Any]] = request.output_schema["properties"]
+        columns = tuple(
+            EntityColumn(name, _kind_of(spec), spec.get("description"))
+            for name, spec in properties.items()
+        )
+    else:
+        names = request.fields if request.fields is not None else DEFAULT_FINDALL_FIELDS
+        columns = tuple(EntityColumn(name, "string") for name in names)
+    clashes = sorted(RESERVED_COLUMNS & {c.name for c in columns})
+    if clashes:
+        raise ValueError(
+            f"field name(s) {clashes} are reserved for the table's own columns; rename them"
+        )
+    return columns
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """What every row says about where it came from."""
+
+    run_id: str
+    query: str
+    fetched_at: dt.datetime
+    partition_key: str | None = None
+
+    def columns(self, rows: int) -> list[tuple[str, pa.Array]]:
+        return [
+            ("run_id", pa.repeat(pa.scalar(self.run_id, pa.string()), rows)),
+            ("query", pa.repeat(pa.scalar(self.query, pa.string()), rows)),
+            ("partition_key", pa.repeat(pa.scalar(self.partition_key, pa.string()), rows)),
+            ("fetched_at", pa.repeat(pa.scalar(self.fetched_at, _TIMESTAMP), rows)),
+        ]
+
+
+_PROVENANCE_FIELDS = [
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("query", pa.string(), nullable=False),
+    pa.field("partition_key", pa.string()),
+    pa.field("fetched_at", _TIMESTAMP, nullable=False),
+]
+
+
+# ---------------------------------------------------------------- FindAll
+
+
+def entities_schema(columns: Sequence[EntityColumn]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("entity_id", pa.string(), nullable=False),
+            *[pa.field(c.name, c.arrow_type, metadata=_describe(c.description)) for c in columns],
+            pa.field("source_url", pa.string()),
+            *_PROVENANCE_FIELDS,
+        ]
+    )
+
+
+CITATIONS_SCHEMA = pa.schema(
+    [
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("field", pa.string(), nullable=False),
+        pa.field("citation_index", pa.int32(), nullable=False),
+        pa.field("source_url", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("excerpts", pa.list_(pa.string())),
+        pa.field("reasoning", pa.string()),
+        pa.field("confidence", pa.string()),
+        *_PROVENANCE_FIELDS,
+    ]
+)
+
+
+def _describe(description: str | None) -> dict[bytes, bytes] | None:
+    return {b"description": description.encode()} if description else None
+
+
+@dataclasses.dataclass(frozen=True)
+class FindAllTables:
+    entities: pa.Table
+    citations: pa.Table
+    #: "native" when pyarrow read the payload directly, "python" for the exact path.
+    path: Literal["native", "python"]
+
+
+_CITATION_STRUCT = pa.struct(
+    [("url", pa.string()), ("title", pa.string()), ("excerpts", pa.list_(pa.string()))]
+)
+_BASIS_STRUCT = pa.struct(
+    [
+        ("field", pa.string()),
+        ("citations", pa.list_(_CITATION_STRUCT)),
+        ("reasoning", pa.string()),
+        ("confidence", pa.string()),
+    ]
+)
+_CANDIDATE_STRUCT = pa.struct(
+    [
+        ("candidate_id", pa.string()),
+        ("name", pa.string()),
+        ("url", pa.string()),
+        ("match_status", pa.string()),
+        ("basis", pa.list_(_BASIS_STRUCT)),
+    ]
+)
+
+
+def findall_tables(
+    payload: bytes | Mapping[str, Any],
+    columns: Sequence[EntityColumn],
+    provenance: Provenance,
+) -> FindAllTables:
+    """Entities and citations of a finished FindAll run.
+
+    ``payload`` is the run object as the server sent it: raw bytes (fastest)
+    or already decoded.
+    """
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if all(c.kind != "json" for c in columns):
+        try:
+            entities, candidates = _read_native(raw, columns)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # the payload does not fit the declared types: take the exact path
+        else:
+            return _assemble(entities, candidates, columns, provenance, "native")
+    decoded = payload if isinstance(payload, Mapping) else json.loads(raw)
+    entities, candidates = _read_python(decoded, columns)
+    return _assemble(entities, candidates, columns, provenance, "python")
+
+
+def _read_native(
+    raw: bytes, columns: Sequence[EntityColumn]
+) -> tuple[pa.StructArray, pa.StructArray]:
+    entity_struct = pa.struct(
+        [(c.name, c.arrow_type) for c in columns if c.name != "source"] + [("source", pa.string())]
+    )
+    schema = pa.schema(
+        [("entities", pa.list_(entity_struct)), ("candidates", pa.list_(_CANDIDATE_STRUCT))]
+    )
+    table = pa_json.read_json(
+        io.BytesIO(raw),
+        # The whole run object is one JSON value: it must fit in one block.
+        read_options=pa_json.ReadOptions(block_size=len(raw) + 1),
+        parse_options=pa_json.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=True
+        ),
+    )
+    if table.num_rows != 1:
+        raise pa.ArrowInvalid("expected a single run object")
+    return _flatten_list(table.column("entities")), _flatten_list(table.column("candidates"))
+
+
+def _flatten_list(column: pa.ChunkedArray) -> pa.StructArray:
+    chunks = [chunk.flatten() for chunk in column.chunks]
+    value_type = column.type.value_type
+    return pa.concat_arrays(chunks) if chunks else pa.array([], type=value_type)
+
+
+def _read_python(
+    run: Mapping[str, Any], columns: Sequence[EntityColumn]
+) -> tuple[pa.StructArray, pa.StructArray]:
+    entities = run.get("entities") or []
+    fields = {c.name: [_coerce(entity.get(c.name), c.kind) for entity in entities] for c in columns}
+    arrays = [pa.array(fields[c.name], type=c.arrow_type) for c in columns if c.name != "source"]
+    names = [c.name for c in columns if c.name != "source"]
+    sources = pa.array([_text(entity.get("source")) for entity in entities], type=pa.string())
+    entity_array = pa.StructArray.from_arrays([*arrays, sources], names=[*names, "source"])
+    candidates = pa.array(
+        [_candidate_row(c) for c in run.get("candidates") or [] if isinstance(c, Mapping)],
+        type=_CANDIDATE_STRUCT,
+    )
+    return entity_array, candidates
+
+
+def _candidate_row(candidate: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "candidate_id": _text(candidate.get("candidate_id")),
+        "name": _text(candidate.get("name")),
+        "url": _text(candidate.get("url")),
+        "match_status": _text(candidate.get("match_status")),
+        "basis": [
+            {
+                "field": _text(basis.get("field")),
+                "reasoning": _text(basis.get("reasoning")),
+                "confidence": _text(basis.get("confidence")),
+                "citations": [
+                    {
+                        "url": _text(citation.get("url")),
+                        "title": _text(citation.get("title")),
+                        "excerpts": [_text(e) for e in citation.get("excerpts") or []],
+                    }
+                    for citation in basis.get("citations") or []
+                    if isinstance(citation, Mapping)
+                ],
+            }
+            for basis in candidate.get("basis") or []
+            if isinstance(basis, Mapping)
+        ],
+    }
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _coerce(value: Any, kind: ColumnKind) -> Any:
+    """A value in its column's type; None when it cannot be read as one."""
+    if value is None:
+        return None
+    if kind == "json":
+        return json.dumps(value, sort_keys=True)
+    if kind == "string":
+        return _text(value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return None
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    if number is None:
+        return None
+    if kind == "integer":
+        return int(number) if number.is_integer() else None
+    return number
+
+
+def _assemble(
+    entities: pa.StructArray,
+    candidates: pa.StructArray,
+    columns: Sequence[EntityColumn],
+    provenance: Provenance,
+    path: Literal["native", "python"],
+) -> FindAllTables:
+    source_urls = entities.field("source")
+    website = entities.field("website") if "website" in {c.name for c in columns} else None
+    names = entities.field("name") if "name" in {c.name for c in columns} else None
+    entity_ids = entity_ids_for(website, names, source_urls)
+    n = len(entities)
+    entity_table = pa.Table.from_arrays(
+        [
+            entity_ids,
+            *[
+                entities.field(c.name) if c.name != "source" else entities.field("source")
+                for c in columns
+            ],
+            source_urls,
+            *[array for _, array in provenance.columns(n)],
+        ],
+        schema=entities_schema(columns),
+    )
+    citations = _citations(candidates, provenance)
+    return FindAllTables(entities=entity_table, citations=citations, path=path)
+
+
+def _citations(candidates: pa.StructArray, provenance: Provenance) -> pa.Table:
+    """One row per (matched candidate, basis field, citation), vectorized."""
+    matched = candidates.filter(pc.equal(candidates.field("match_status"), "matched"))
+    candidate_ids = entity_ids_for(matched.field("url"), matched.field("name"), None)
+    basis_lists = matched.field("basis")
+    basis = basis_lists.flatten()
+    basis_owner = pc.list_parent_indices(basis_lists)
+    citation_lists = basis.field("citations")
+    citations = citation_lists.flatten()
+    citation_owner = pc.list_parent_indices(citation_lists)
+    # Position of each citation within its basis entry: row number minus the list's offset.
+    # (``offsets`` are absolute in the values buffer, ``flatten`` starts at offsets[0].)
+    offsets = citation_lists.offsets
+    first = offsets[0].as_py() if len(offsets) else 0
+    positions = pc.subtract(
+        pa.array(range(first, first + len(citations)), pa.int64()),
+        pc.take(offsets, citation_owner),
+    )
+    n = len(citations)
+    arrays = [
+        pc.take(candidate_ids, pc.take(basis_owner, citation_owner)),
+        pc.take(basis.field("field"), citation_owner),
+        pc.cast(positions, pa.int32()),
+        citations.field("url"),
+        citations.field("title"),
+        citations.field("excerpts"),
+        pc.take(basis.field("reasoning"), citation_owner),
+        pc.take(basis.field("confidence"), citation_owner),
+        *[array for _, array in provenance.columns(n)],
+    ]
+    return pa.Table.from_arrays(arrays, schema=CITATIONS_SCHEMA)
+
+
+def entity_ids_for(
+    website: pa.Array | None, name: pa.Array | None, fallback: pa.Array | None
+) -> pa.Array:
+    """Stable ids derived from the entity itself, never from the run.
+
+    The id is the entity's web domain (``coreweave.com``: scheme, ``www.``,
+    path and case dropped), else ``name:<lower-cased name>``, else the
+    ``fallback`` URL's domain. The same entity found by two runs or two
+    partitions gets the same id, and a reader can tell what it means.
+    """
+    candidates: list[pa.Array] = []
+    if website is not None:
+        candidates.append(_domain(website))
+    if name is not None:
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(name, pa.string())))
+        candidates.append(
+            pc.if_else(
+                pc.equal(lowered, ""), None, pc.binary_join_element_wise("name:", lowered, "")
+            )
+        )
+    if fallback is not None:
+        candidates.append(_domain(fallback))
+    if not candidates:
+        raise ValueError("an entity id needs a website, a name or a source URL")
+    ids = pc.coalesce(*candidates) if len(candidates) > 1 else candidates[0]
+    return pc.fill_null(ids, "unknown")
+
+
+def _domain(urls: pa.Array) -> pa.Array:
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(urls, pa.string())))
+    host = pc.extract_regex(text, r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?(?P<host>[^/?#:]+)")
+    domain = host.field("host") if isinstance(host, pa.StructArray) else pc.struct_field(host, [0])
+    return pc.if_else(pc.equal(domain, ""), None, domain)
+
+
+# ---------------------------------------------------------------- search
+
+
+RESULTS_SCHEMA = pa.schema(
+    [
+        pa.field("result_id", pa.string(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("source_url", pa.string(), nullable=False),
+        pa.field("snippet", pa.string()),
+        *_PROVENANCE_FIELDS,
+    ]
+)
+SOURCES_SCHEMA = pa.schema(
+    [
+        pa.field("source_id", pa.string(), nullable=False),
+        pa.field("source_index", pa.int32()),
+        pa.field("title", pa.string()),
+        pa.field("source_url", pa.string(), nullable=False),
+        pa.field("domain", pa.string()),
+        pa.field("quality", pa.string()),
+        pa.field("first_seen_subquery", pa.string()),
+        pa.field("source_fetched_at", _TIMESTAMP),
+        *_PROVENANCE_FIELDS,
+    ]
+)
+FINDINGS_SCHEMA = pa.schema(
+    [
+        pa.field("finding_id", pa.string(), nullable=False),
+        pa.field("finding_index", pa.int32(), nullable=False),
+        pa.field("subquery", pa.string()),
+        pa.field("answer", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("evidence", pa.string()),
+        pa.field("citations", pa.list_(pa.string())),
+        pa.field("source_url", pa.string()),
+        *_PROVENANCE_FIELDS,
+    ]
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchTables:
+    results: pa.Table
+    sources: pa.Table
+    findings: pa.Table
+    report: str
+
+
+def _url_ids(urls: list[str]) -> pa.Array:
+    """Ids of URLs: the URL lower-cased without scheme, ``www.`` or trailing ``/``."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(urls, pa.string())))
+    bare = pc.replace_substring_regex(text, r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?", "")
+    return pc.replace_substring_regex(bare, r"/+$", "")
+
+
+def _with_provenance(
+    rows: dict[str, list[Any]], schema: pa.Schema, provenance: Provenance
+) -> pa.Table:
+    n = len(next(iter(rows.values()))) if rows else 0
+    arrays: dict[str, pa.Array] = {
+        name: pa.array(values, type=schema.field(name).type) for name, values in rows.items()
+    }
+    arrays.update(dict(provenance.columns(n)))
+    return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
+
+
+def search_tables(run: SearchRun, provenance: Provenance) -> SearchTables:
+    """Results, sources and findings of a search run, and its Markdown report."""
+    results = run.results
+    sources = run.sources or []
+    findings = run.findings or []
+    results_table = _with_provenance(
+        {
+            "result_id": _url_ids([r.url for r in results]).to_pylist(),
+            "rank": list(range(1, len(results) + 1)),
+            "title": [r.title for r in results],
+            "source_url": [r.url for r in results],
+            "snippet": [r.snippet for r in results],
+        },
+        RESULTS_SCHEMA,
+        provenance,
+    )
+    sources_table = _with_provenance(
+        {
+            "source_id": _url_ids([s.url for s in sources]).to_pylist(),
+            "source_index": [s.index for s in sources],
+            "title": [s.title for s in sources],
+            "source_url": [s.url for s in sources],
+            "domain": [s.domain for s in sources],
+            "quality": [s.quality for s in sources],
+            "first_seen_subquery": [s.first_seen_subquery for s in sources],
+            "source_fetched_at": [s.fetched for s in sources],
+        },
+        SOURCES_SCHEMA,
+        provenance,
+    )
+    finding_keys = [f"{f.subquery or ''}\x1f{f.answer or ''}" for f in findings]
+    findings_table = _with_provenance(
+        {
+            "finding_id": [_short_hash(key) for key in finding_keys],
+            "finding_index": list(range(1, len(findings) + 1)),
+            "subquery": [f.subquery for f in findings],
+            "answer": [f.answer for f in findings],
+            "confidence": [f.confidence for f in findings],
+            "evidence": [f.evidence for f in findings],
+            "citations": [list(f.citations) for f in findings],
+            "source_url": [f.citations[0] if f.citations else None for f in findings],
+        },
+        FINDINGS_SCHEMA,
+        provenance,
+    )
+    return SearchTables(
+        results=results_table,
+        sources=sources_table,
+        findings=findings_table,
+        report=run.report or "",
+    )
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
