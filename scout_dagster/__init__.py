@@ -2,13 +2,24 @@
 
 The layers, each in one place (see ``README.md``):
 
+- Dagster layer (``_dagster/``): ``ScoutResource``, ``ScoutParquetIOManager``,
+  ``build_findall_assets``, ``build_search_assets``.
+- run follower (``_follower.py``): create or adopt a run, follow it, deadline,
+  budget, cancel; knows nothing of Dagster.
 - ``ScoutClient`` (``_client.py``): typed HTTP calls, retries, errors, event streams.
 - models (``_models.py``): the contract's objects; no I/O.
+- tables (``_tables.py``) and storage (``_storage.py``): Arrow tables, Parquet files.
 - ``scout_dagster.emulator``: a local Scout server for tests, demos and CI.
 """
 
 from ._client import ScoutClient
 from ._config import API_VERSION, DEFAULT_BASE_URL, DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy
+from ._dagster import (
+    ScoutParquetIOManager,
+    ScoutResource,
+    build_findall_assets,
+    build_search_assets,
+)
 from ._errors import (
     RunBudgetExceeded,
     RunDeadlineExceeded,
@@ -29,6 +40,7 @@ from ._errors import (
     ScoutTransportError,
     ScoutValidationError,
 )
+from ._follower import FollowResult, RunFollower, RunProgress
 from ._models import (
     Candidate,
     CandidateBasis,
@@ -46,6 +58,8 @@ from ._models import (
     SearchUsage,
     StatusMetrics,
 )
+from ._requests import FindAllRequest, SearchRequest
+from ._storage import ParquetStore
 
 __all__ = [
     "API_VERSION",
@@ -57,11 +71,16 @@ __all__ = [
     "Citation",
     "FieldOutput",
     "FindAllEvent",
+    "FindAllRequest",
     "FindAllRun",
+    "FollowResult",
+    "ParquetStore",
     "RetryPolicy",
     "RunBudgetExceeded",
     "RunDeadlineExceeded",
     "RunFailed",
+    "RunFollower",
+    "RunProgress",
     "RunState",
     "RunStatus",
     "ScoutAPIError",
@@ -74,19 +93,24 @@ __all__ = [
     "ScoutError",
     "ScoutInsufficientCreditsError",
     "ScoutNotFoundError",
+    "ScoutParquetIOManager",
     "ScoutPermissionError",
     "ScoutRateLimitError",
+    "ScoutResource",
     "ScoutServerError",
     "ScoutTimeoutError",
     "ScoutTransportError",
     "ScoutValidationError",
     "SearchEvent",
     "SearchFinding",
+    "SearchRequest",
     "SearchResult",
     "SearchRun",
     "SearchSource",
     "SearchUsage",
     "StatusMetrics",
+    "build_findall_assets",
+    "build_search_assets",
 ]
 
 # Show the public names as scout_dagster.X rather than scout_dagster._module.X

@@ -1,0 +1,111 @@
+"""``ScoutParquetIOManager``: asset outputs as Parquet, loaded as Arrow or pandas.
+
+Tables (``pyarrow.Table`` or ``pandas.DataFrame``) are written by
+:class:`~scout_dagster._storage.ParquetStore`: atomically, one hive-style
+folder per partition, below a local path or any URI pyarrow understands. A
+``str`` output (a search run's Markdown report) is written as ``report.md``
+in the same layout. Downstream assets get a ``pyarrow.Table`` unless they
+annotate their input as ``pandas.DataFrame`` (or ``str`` for a report).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from dagster import (
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    MultiPartitionKey,
+    OutputContext,
+)
+from pydantic import Field, PrivateAttr
+
+from .._storage import SINGLE_DIMENSION, ParquetStore
+
+__all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
+
+#: Where tables go when nothing else is configured: ``SCOUT_DAGSTER_DATA`` or ./data/scout.
+DEFAULT_BASE_PATH = "data/scout"
+REPORT_FILE = "report.md"
+
+
+def _partition_dict(key: str | MultiPartitionKey) -> dict[str, str]:
+    if isinstance(key, MultiPartitionKey):
+        return dict(sorted(key.keys_by_dimension.items()))
+    return {SINGLE_DIMENSION: key}
+
+
+class ScoutParquetIOManager(ConfigurableIOManager):
+    """Stores Scout tables as zstd Parquet.
+
+    Layout: ``<base_path>/<asset key path>/[<dimension>=<key>/]data.parquet``.
+    """
+
+    base_path: str = Field(
+        default_factory=lambda: os.environ.get("SCOUT_DAGSTER_DATA", DEFAULT_BASE_PATH),
+        description="Local folder or URI (s3://bucket/prefix, gs://…) the tables go under.",
+        examples=["data/scout", "s3://my-bucket/scout"],
+    )
+
+    _store: ParquetStore | None = PrivateAttr(default=None)
+
+    @property
+    def store(self) -> ParquetStore:
+        if self._store is None:
+            self._store = ParquetStore(self.base_path)
+        return self._store
+
+    @staticmethod
+    def _table_name(context: OutputContext | InputContext) -> str:
+        return "/".join(context.asset_key.path)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        name = self._table_name(context)
+        partition = (
+            _partition_dict(context.asset_partition_key) if context.has_asset_partitions else None
+        )
+        if isinstance(obj, str):
+            uri = self.store.write_text(name, REPORT_FILE, obj, partition)
+            context.add_output_metadata({"dagster/uri": MetadataValue.path(uri)})
+            return
+        if isinstance(obj, pd.DataFrame):
+            obj = pa.Table.from_pandas(obj, preserve_index=False)
+        if not isinstance(obj, pa.Table):
+            raise TypeError(
+                f"ScoutParquetIOManager stores pyarrow.Table, pandas.DataFrame or str outputs; "
+                f"asset {name} returned {type(obj).__name__}"
+            )
+        written = self.store.write(name, obj, partition)
+        context.add_output_metadata(
+            {
+                "dagster/uri": MetadataValue.path(written.uri),
+                "scout/table_bytes": MetadataValue.int(written.bytes),
+            }
+        )
+
+    def load_input(self, context: InputContext) -> Any:
+        name = self._table_name(context)
+        wanted = context.dagster_type.typing_type
+        partitions: list[Mapping[str, str]] | None = None
+        if context.has_asset_partitions:
+            # Only partitions that were materialized: a downstream asset that
+            # takes every partition must not fail on the ones not yet run.
+            partitions = [
+                p
+                for p in (_partition_dict(key) for key in context.asset_partition_keys)
+                if self.store.exists(name, p) or wanted is str
+            ]
+        if wanted is str:
+            parts = partitions or [None]  # type: ignore[list-item]
+            return "\n\n".join(self.store.read_text(name, REPORT_FILE, p) for p in parts)
+        table = self.store.read(name, partitions)
+        if wanted is pd.DataFrame:
+            return table.to_pandas()
+        return table

@@ -1,0 +1,86 @@
+"""Materialization metadata: run facts, credits and table facts, typed for the UI.
+
+Numbers are ``MetadataValue.int``/``float`` so Dagster charts them across
+materializations (credits per partition across a backfill, wait times).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from .._follower import FollowResult
+from .._models import FindAllRun, SearchRun
+
+__all__ = ["column_schema", "run_metadata", "table_metadata"]
+
+#: Rows shown in the preview of each table.
+PREVIEW_ROWS = 5
+#: Characters of one cell shown in the preview.
+PREVIEW_CELL_CHARS = 60
+
+
+def column_schema(schema: pa.Schema) -> TableSchema:
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=field.name,
+                type=str(field.type),
+                description=(field.metadata or {}).get(b"description", b"").decode() or None,
+            )
+            for field in schema
+        ]
+    )
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    if len(text) > PREVIEW_CELL_CHARS:
+        text = text[: PREVIEW_CELL_CHARS - 1] + "…"
+    return text
+
+
+def _preview(table: pa.Table) -> str:
+    rows = table.slice(0, PREVIEW_ROWS).to_pylist()
+    header = "| " + " | ".join(table.column_names) + " |"
+    rule = "|" + "---|" * len(table.column_names)
+    body = [
+        "| " + " | ".join(_cell(row[name]) for name in table.column_names) + " |" for row in rows
+    ]
+    return "\n".join([header, rule, *body])
+
+
+def table_metadata(table: pa.Table) -> dict[str, Any]:
+    return {
+        "dagster/row_count": MetadataValue.int(table.num_rows),
+        "dagster/column_schema": column_schema(table.schema),
+        "preview": MetadataValue.md(_preview(table)),
+    }
+
+
+def run_metadata(result: FollowResult[Any], final: FindAllRun | SearchRun) -> dict[str, Any]:
+    """Facts of the remote run behind a materialization."""
+    metadata: dict[str, Any] = {
+        "scout/credits": MetadataValue.int(final.credits),
+        "scout/run_id": MetadataValue.text(final.run_id),
+        "scout/status": MetadataValue.text(final.state.value),
+        "scout/termination_reason": MetadataValue.text(
+            final.status.termination_reason or result.stop_reason or "none"
+        ),
+        "scout/wait_s": MetadataValue.float(round(result.waited_s, 3)),
+        "scout/partial": MetadataValue.bool(result.partial),
+        "scout/adopted": MetadataValue.bool(result.adopted),
+        "scout/followed_by": MetadataValue.text(result.followed_by),
+    }
+    if isinstance(final, FindAllRun):
+        metadata["scout/entity_count"] = MetadataValue.int(final.count)
+    if isinstance(final, SearchRun):
+        metadata["scout/pages_fetched"] = MetadataValue.int(final.pages_fetched)
+        if final.usage is not None:
+            for name, value in final.usage.model_dump(exclude_none=True).items():
+                if isinstance(value, int | float):
+                    metadata[f"scout/usage/{name}"] = MetadataValue.int(int(value))
+    return metadata

@@ -1,0 +1,123 @@
+"""``ScoutResource``: the Scout client as a Dagster resource."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dagster import ConfigurableResource, EnvVar, InitResourceContext, get_dagster_logger
+from pydantic import Field, PrivateAttr, field_validator
+
+from .._client import ScoutClient
+from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
+from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
+
+__all__ = ["ScoutResource"]
+
+
+class ScoutResource(ConfigurableResource["ScoutResource"]):
+    """Access to the Scout API for assets.
+
+    The client is built once per execution and closed after it.
+
+    Examples:
+        The real service, key from the environment::
+
+            ScoutResource(api_key=EnvVar("SCOUT_API_KEY"))
+
+        Another deployment (or a proxy)::
+
+            ScoutResource(api_key=EnvVar("SCOUT_API_KEY"), base_url=EnvVar("SCOUT_BASE_URL"))
+
+        Whatever the environment says, the local emulator when no key is set::
+
+            ScoutResource.from_env()
+    """
+
+    api_key: str = Field(
+        description="Scout API key, sent as a Bearer token. Use EnvVar('SCOUT_API_KEY').",
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL,
+        description="Service root; paths /v1/... are appended. SCOUT_BASE_URL overrides it "
+        "in from_env().",
+        examples=[DEFAULT_BASE_URL, "http://127.0.0.1:8787"],
+    )
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, description="Timeout of one HTTP request, in seconds."
+    )
+    max_retries: int = Field(
+        default=4,
+        ge=0,
+        description="Retries of a failed request (connection errors, 408/409/429/5xx), "
+        "with jittered exponential backoff and Retry-After honoured.",
+    )
+    local_emulator: bool = Field(
+        default=False,
+        description="Talk to the machine's shared Scout emulator at base_url, starting it "
+        "if needed. For demos, tests and CI; never set with a real key.",
+    )
+
+    _client: ScoutClient | None = PrivateAttr(default=None)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: Any) -> Any:
+        return normalize_base_url(value) if isinstance(value, str) else value
+
+    @classmethod
+    def from_env(cls) -> ScoutResource:
+        """The real API when ``SCOUT_API_KEY`` is set, else the local emulator.
+
+        Makes no network call: the emulator is only found or started when an
+        asset first uses the resource.
+        """
+        if os.environ.get("SCOUT_API_KEY", "").strip():
+            return cls(
+                api_key=EnvVar("SCOUT_API_KEY"),
+                base_url=os.environ.get("SCOUT_BASE_URL", "").strip() or DEFAULT_BASE_URL,
+            )
+        get_dagster_logger().warning(
+            "SCOUT_API_KEY is not set: Scout assets will run against the LOCAL EMULATOR "
+            "(synthetic data, no credits spent). Set SCOUT_API_KEY to use the real API."
+        )
+        return cls(api_key=EMULATOR_API_KEY, base_url=emulator_url(), local_emulator=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"ScoutResource(base_url={self.base_url!r}, api_key=***, "
+            f"local_emulator={self.local_emulator})"
+        )
+
+    __str__ = __repr__
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.local_emulator:
+            context.log.warning(  # type: ignore[union-attr]
+                "Scout resource is using the LOCAL EMULATOR at %s: synthetic data, "
+                "no real API calls. Set SCOUT_API_KEY to use the real service.",
+                self.base_url,
+            )
+            ensure_local_emulator(self.base_url)
+        self._client = self._build_client()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _build_client(self) -> ScoutClient:
+        return ScoutClient(
+            self.api_key,
+            base_url=self.base_url,
+            timeout=self.request_timeout_s,
+            retry=RetryPolicy(max_attempts=self.max_retries + 1),
+        )
+
+    def get_client(self) -> ScoutClient:
+        """The execution's client (built on first use outside an execution)."""
+        if self._client is None:
+            if self.local_emulator:
+                ensure_local_emulator(self.base_url)
+            self._client = self._build_client()
+        return self._client
