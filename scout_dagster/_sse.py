@@ -41,12 +41,14 @@ def iter_sse_resuming(
     The caller stops iterating when it has seen what it needs (a terminal
     event); closing the generator closes the connection. Reconnections that
     bring no new event count against ``policy.max_attempts``; when they are
-    spent, :class:`ScoutConnectionError` says so and the caller can fall back
-    to reading the run. Errors that no retry can fix (401, 404, ...) are raised
+    spent, the last error is raised (a :class:`ScoutConnectionError` when the
+    server simply kept closing the stream) and the caller can fall back to
+    reading the run. Errors that no retry can fix (401, 404, ...) are raised
     at once.
     """
     rng = random.Random()
     fruitless = 0
+    last_error: ScoutError | None = None
     while True:
         headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
         reason: str
@@ -70,6 +72,7 @@ def iter_sse_resuming(
         except ScoutError as exc:
             if not is_retryable(exc):
                 raise
+            last_error = exc
             reason = str(exc)
             retry_after = getattr(exc, "retry_after_s", None)
         else:
@@ -78,6 +81,8 @@ def iter_sse_resuming(
         if not progressed:
             fruitless += 1
         if fruitless >= policy.max_attempts:
+            if last_error is not None and not progressed:
+                raise last_error  # as the request retry loop does: the server's own answer
             raise ScoutConnectionError(
                 f"event stream gave no new event in {fruitless} attempts (last: {reason})",
                 method="GET",
