@@ -181,7 +181,7 @@ def _on_started(
         verb = "adopted" if adopted else "started"
         context.log.info(f"{verb} {kind} run {run.run_id} for {options.name}")
         # Visible in the UI at once, and to a later attempt of this run.
-        context.instance.add_run_tags(context.run_id, {f"scout/run/{options.name}": run.run_id})
+        context.instance.add_run_tags(context.run.run_id, {f"scout/run/{options.name}": run.run_id})
 
     return record
 
@@ -393,9 +393,12 @@ def build_findall_assets(
         facts = run_metadata(result, final)
         outputs = {"entities": tables.entities, "citations": tables.citations}
         for suffix, table in outputs.items():
-            output_name = options.key(suffix).to_python_identifier()
-            if output_name in context.selected_output_names:
-                yield Output(table, output_name, metadata={**facts, **table_metadata(table)})
+            if options.key(suffix) in context.selected_asset_keys:
+                yield Output(
+                    table,
+                    options.key(suffix).to_python_identifier(),
+                    metadata={**facts, **table_metadata(table)},
+                )
         yield from _selected_checks(
             context, _unique_check(options, "entities", tables.entities, "entity_id", "source_url")
         )
@@ -546,14 +549,16 @@ def build_search_assets(
             "findings": tables.findings,
         }
         for suffix, table in outputs.items():
-            output_name = options.key(suffix).to_python_identifier()
-            if output_name in context.selected_output_names:
-                yield Output(table, output_name, metadata={**facts, **table_metadata(table)})
-        report_output = options.key("report").to_python_identifier()
-        if report_output in context.selected_output_names:
+            if options.key(suffix) in context.selected_asset_keys:
+                yield Output(
+                    table,
+                    options.key(suffix).to_python_identifier(),
+                    metadata={**facts, **table_metadata(table)},
+                )
+        if options.key("report") in context.selected_asset_keys:
             yield Output(
                 tables.report,
-                report_output,
+                options.key("report").to_python_identifier(),
                 metadata={
                     **facts,
                     "report": MetadataValue.md(tables.report[:REPORT_PREVIEW_CHARS]),
