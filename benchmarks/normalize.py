@@ -142,10 +142,11 @@ def measure(path: str, input_file: str, repeat: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as out:
             done = subprocess.run(
                 [sys.executable, "-m", "benchmarks.normalize", "--child", path, input_file, out],
-                check=True,
                 capture_output=True,
                 text=True,
             )
+        if done.returncode != 0:
+            raise SystemExit(f"the {path} path failed:\n{done.stderr}")
         line = next(x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX))
         runs.append(json.loads(line[len(RESULT_PREFIX) :]))
     return {

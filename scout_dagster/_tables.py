@@ -126,13 +126,30 @@ class Provenance:
     fetched_at: dt.datetime
     partition_key: str | None = None
 
-    def columns(self, rows: int) -> list[tuple[str, pa.Array]]:
+    def columns(self, rows: int) -> list[tuple[str, pa.ChunkedArray]]:
         return [
-            ("run_id", pa.repeat(pa.scalar(self.run_id, pa.string()), rows)),
-            ("query", pa.repeat(pa.scalar(self.query, pa.string()), rows)),
-            ("partition_key", pa.repeat(pa.scalar(self.partition_key, pa.string()), rows)),
-            ("fetched_at", pa.repeat(pa.scalar(self.fetched_at, _TIMESTAMP), rows)),
+            ("run_id", _constant(pa.scalar(self.run_id, pa.string()), rows)),
+            ("query", _constant(pa.scalar(self.query, pa.string()), rows)),
+            ("partition_key", _constant(pa.scalar(self.partition_key, pa.string()), rows)),
+            ("fetched_at", _constant(pa.scalar(self.fetched_at, _TIMESTAMP), rows)),
         ]
+
+
+#: Rows in the one chunk a constant column repeats.
+_CONSTANT_CHUNK_ROWS = 65_536
+
+
+def _constant(value: pa.Scalar, rows: int) -> pa.ChunkedArray:
+    """``rows`` copies of ``value`` that cost one chunk of memory.
+
+    Every chunk is the same immutable buffer, so a million rows of run id and
+    query take 64k rows' worth of memory instead of a million; readers and the
+    Parquet writer see an ordinary column.
+    """
+    chunk = pa.repeat(value, min(rows, _CONSTANT_CHUNK_ROWS))
+    full, rest = divmod(rows, _CONSTANT_CHUNK_ROWS)
+    chunks = [chunk] * full + ([chunk.slice(0, rest)] if rest else [])
+    return pa.chunked_array(chunks, type=value.type)
 
 
 _PROVENANCE_FIELDS = [
@@ -505,7 +522,7 @@ def _with_provenance(
     rows: dict[str, list[Any]], schema: pa.Schema, provenance: Provenance
 ) -> pa.Table:
     n = len(next(iter(rows.values()))) if rows else 0
-    arrays: dict[str, pa.Array] = {
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {
         name: pa.array(values, type=schema.field(name).type) for name, values in rows.items()
     }
     arrays.update(dict(provenance.columns(n)))

@@ -14,7 +14,9 @@ called, so a bad configuration fails at load time, before any API call.
 
 import dataclasses
 import datetime as dt
+import hashlib
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +30,8 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    BetaWarning,
+    DataVersion,
     Failure,
     MetadataValue,
     Output,
@@ -52,12 +56,16 @@ from .._tables import (
     search_tables,
 )
 from ._metadata import column_schema, run_metadata, table_metadata
+from ._partitions import QueryTemplate, partition_values
 from ._resource import ScoutResource
 
 __all__ = ["build_findall_assets", "build_search_assets"]
 
 #: Bumped when the tables' layout changes, so code versions change with it.
 TABLES_VERSION = "1"
+#: Columns that differ between two runs that found the same rows; left out
+#: of the data version so a refresh that changes nothing changes no version.
+RUN_SPECIFIC_COLUMNS = ("run_id", "fetched_at", "source_fetched_at")
 #: Characters of the report shown in the UI (the whole report is in report.md).
 REPORT_PREVIEW_CHARS = 20_000
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -154,39 +162,185 @@ def _options(
         owners=tuple(owners or ()),
         tags=dict(tags or {}),
         retry_policy=retry_policy,
-        backfill_policy=backfill_policy,
+        backfill_policy=_backfill_policy(backfill_policy, partitions_def),
     )
 
 
-# ---------------------------------------------------------------- shared steps
+def _backfill_policy(
+    given: BackfillPolicy | None, partitions_def: PartitionsDefinition | None
+) -> BackfillPolicy | None:
+    """One partition per Dagster run: each partition is its own paid remote run,
+    its own retry and its own credits in the UI, and a failure costs one
+    partition, not a range."""
+    if partitions_def is None:
+        return given
+    if given is None:
+        return BackfillPolicy.multi_run(max_partitions_per_run=1)
+    if given.max_partitions_per_run != 1:
+        raise ValueError(
+            "Scout assets materialize one partition per run (one remote run each); "
+            "use BackfillPolicy.multi_run(max_partitions_per_run=1), the default"
+        )
+    return given
 
 
-def _progress_logger(
-    context: AssetExecutionContext, kind: str, unit: str
-) -> Callable[[RunProgress], None]:
-    def report(progress: RunProgress) -> None:
-        target = f" of {progress.items_target}" if progress.items_target else ""
-        context.log.info(
-            f"{kind} run {progress.run_id}: {progress.state.value}, {progress.items}{target} "
-            f"{unit}, {progress.credits} credits, {progress.elapsed_s:.1f} s"
+# ---------------------------------------------------------------- one execution
+
+
+def _content_version(table: pa.Table) -> DataVersion:
+    """A data version that changes only when the rows do, not when a run re-fetched them."""
+    content = table.drop_columns([c for c in RUN_SPECIFIC_COLUMNS if c in table.column_names])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, content.schema) as writer:
+        writer.write_table(content)
+    return DataVersion(hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
+
+
+class _Execution:
+    """One materialization of a Scout multi-asset: the steps both kinds share.
+
+    It renders the request for the partition, derives the idempotency key,
+    finds a remote run an earlier attempt started, follows the run, turns
+    every Scout error into a ``dagster.Failure`` and yields the outputs.
+    """
+
+    def __init__(
+        self,
+        context: AssetExecutionContext,
+        options: _AssetOptions,
+        *,
+        kind: str,
+        unit: str,
+        keep_partial: bool,
+    ) -> None:
+        self.context = context
+        self.options = options
+        self.kind = kind
+        resource: ScoutResource = getattr(context.resources, options.resource_key)
+        self.client = resource.get_client()
+        try:
+            self.values = partition_values(context)
+        except ValueError as exc:
+            raise Failure(description=str(exc)) from exc
+        self.partition_key = context.partition_key if context.has_partition_key else None
+        self.follower = RunFollower(
+            self.client,
+            deadline_s=options.timeout_s,
+            credit_budget=options.credit_budget,
+            keep_partial=keep_partial,
+            on_progress=self._log_progress(unit),
         )
 
-    return report
+    @property
+    def run_tag(self) -> str:
+        return f"scout/run/{self.options.name}"
 
+    def idempotency_key(self, fingerprint: str) -> str:
+        """The same for every attempt at this asset, partition and request within
+        one run and its re-executions; different for a new run (a refresh)."""
+        run = self.context.run
+        parts = [
+            self.options.name,
+            self.partition_key or "",
+            fingerprint,
+            run.root_run_id or run.run_id,
+        ]
+        return "scout-dagster-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
-def _on_started(
-    context: AssetExecutionContext, options: _AssetOptions, kind: str
-) -> Callable[[Any, bool], None]:
-    def record(run: FindAllRun | SearchRun, adopted: bool) -> None:
+    def run_to_adopt(self) -> str | None:
+        """The remote run an earlier attempt recorded: this run's tag (a step
+        retry) or a parent's (a re-execution)."""
+        instance = self.context.instance
+        run_id: str | None = self.context.run.run_id
+        while run_id:
+            run = instance.get_run_by_id(run_id)
+            if run is None:
+                return None
+            if self.run_tag in run.tags:
+                return str(run.tags[self.run_tag])
+            run_id = run.parent_run_id
+        return None
+
+    def on_started(self, run: FindAllRun | SearchRun, adopted: bool) -> None:
         verb = "adopted" if adopted else "started"
-        context.log.info(f"{verb} {kind} run {run.run_id} for {options.name}")
-        # Visible in the UI at once, and to a later attempt of this run.
-        context.instance.add_run_tags(context.run.run_id, {f"scout/run/{options.name}": run.run_id})
+        where = f" for partition {self.partition_key}" if self.partition_key else ""
+        self.context.log.info(f"{verb} {self.kind} run {run.run_id}{where}")
+        # Recorded at once: visible in the UI, and found by a later attempt.
+        self.context.instance.add_run_tags(self.context.run.run_id, {self.run_tag: run.run_id})
 
-    return record
+    def _log_progress(self, unit: str) -> Callable[[RunProgress], None]:
+        def report(progress: RunProgress) -> None:
+            target = f" of {progress.items_target}" if progress.items_target else ""
+            self.context.log.info(
+                f"{self.kind} run {progress.run_id}: {progress.state.value}, "
+                f"{progress.items}{target} {unit}, {progress.credits} credits, "
+                f"{progress.elapsed_s:.1f} s"
+            )
+
+        return report
+
+    def provenance(self, run_id: str, query: str, run: FindAllRun | SearchRun) -> Provenance:
+        return Provenance(
+            run_id=run_id,
+            query=query,
+            fetched_at=run.completed_at or dt.datetime.now(dt.UTC),
+            partition_key=self.partition_key,
+        )
+
+    def outputs(
+        self, tables: Mapping[str, pa.Table | str], facts: Mapping[str, Any]
+    ) -> Iterator[Output[Any]]:
+        for suffix, value in tables.items():
+            key = self.options.key(suffix)
+            if key not in self.context.selected_asset_keys:
+                continue
+            if isinstance(value, str):
+                metadata = {
+                    **facts,
+                    "report": MetadataValue.md(value[:REPORT_PREVIEW_CHARS]),
+                    "report_chars": MetadataValue.int(len(value)),
+                }
+                version = DataVersion(hashlib.sha256(value.encode()).hexdigest()[:24])
+            else:
+                metadata = {**facts, **table_metadata(value)}
+                version = _content_version(value)
+            with warnings.catch_warnings():
+                # data_version is marked beta in Dagster 1.13; it is what makes
+                # a refresh that changed nothing leave downstream assets fresh.
+                warnings.simplefilter("ignore", BetaWarning)
+                yield Output(
+                    value, key.to_python_identifier(), metadata=metadata, data_version=version
+                )
+
+    def checks(self, suffix: str, table: pa.Table, id_column: str) -> Iterator[AssetCheckResult]:
+        key = self.options.key(suffix)
+        selected = {(k.asset_key, k.name) for k in self.context.selected_asset_check_keys}
+        duplicates = table.num_rows - pc.count_distinct(table.column(id_column)).as_py()
+        missing_url = table.column("source_url").null_count
+        results = [
+            AssetCheckResult(
+                asset_key=key,
+                check_name="not_empty",
+                passed=table.num_rows > 0,
+                metadata={"rows": MetadataValue.int(table.num_rows)},
+            ),
+            AssetCheckResult(
+                asset_key=key,
+                check_name=f"unique_{id_column}",
+                passed=duplicates == 0,
+                metadata={"duplicates": MetadataValue.int(duplicates)},
+            ),
+            AssetCheckResult(
+                asset_key=key,
+                check_name="has_source_url",
+                passed=missing_url == 0,
+                metadata={"rows_without_source_url": MetadataValue.int(missing_url)},
+            ),
+        ]
+        yield from (r for r in results if (r.asset_key, r.check_name) in selected)
 
 
-def _failure(exc: ScoutError) -> Failure:
+def _failure(exc: Exception) -> Failure:
     metadata: dict[str, Any] = {}
     if isinstance(exc, RunFailed):
         metadata = {
@@ -199,59 +353,6 @@ def _failure(exc: ScoutError) -> Failure:
     return Failure(description=str(exc), metadata=metadata)
 
 
-def _follower(
-    context: AssetExecutionContext,
-    options: _AssetOptions,
-    client: Any,
-    *,
-    kind: str,
-    unit: str,
-    keep_partial: bool,
-) -> RunFollower:
-    return RunFollower(
-        client,
-        deadline_s=options.timeout_s,
-        credit_budget=options.credit_budget,
-        keep_partial=keep_partial,
-        on_progress=_progress_logger(context, kind, unit),
-    )
-
-
-def _partition_key(context: AssetExecutionContext) -> str | None:
-    return context.partition_key if context.has_partition_key else None
-
-
-def _fetched_at(run: FindAllRun | SearchRun) -> dt.datetime:
-    return run.completed_at or dt.datetime.now(dt.UTC)
-
-
-def _unique_check(
-    options: _AssetOptions, suffix: str, table: pa.Table, id_column: str, url_column: str
-) -> Iterator[AssetCheckResult]:
-    key = options.key(suffix)
-    ids = table.column(id_column)
-    duplicates = table.num_rows - pc.count_distinct(ids).as_py()
-    missing_url = pc.sum(pc.invert(pc.is_valid(table.column(url_column)))).as_py() or 0
-    yield AssetCheckResult(
-        asset_key=key,
-        check_name="not_empty",
-        passed=table.num_rows > 0,
-        metadata={"rows": MetadataValue.int(table.num_rows)},
-    )
-    yield AssetCheckResult(
-        asset_key=key,
-        check_name=f"unique_{id_column}",
-        passed=duplicates == 0,
-        metadata={"duplicates": MetadataValue.int(duplicates)},
-    )
-    yield AssetCheckResult(
-        asset_key=key,
-        check_name="has_source_url",
-        passed=missing_url == 0,
-        metadata={"rows_without_source_url": MetadataValue.int(missing_url)},
-    )
-
-
 def _check_specs(options: _AssetOptions, suffix: str, id_column: str) -> list[AssetCheckSpec]:
     key = options.key(suffix)
     return [
@@ -261,15 +362,6 @@ def _check_specs(options: _AssetOptions, suffix: str, id_column: str) -> list[As
         ),
         AssetCheckSpec("has_source_url", asset=key, description="Every row names its source URL."),
     ]
-
-
-def _selected_checks(
-    context: AssetExecutionContext, results: Iterator[AssetCheckResult]
-) -> Iterator[AssetCheckResult]:
-    selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-    for result in results:
-        if (result.asset_key, result.check_name) in selected:
-            yield result
 
 
 # ---------------------------------------------------------------- FindAll
@@ -336,6 +428,7 @@ def build_findall_assets(
         limit=limit,
         generator=generator,  # type: ignore[arg-type]
     )
+    query_template = QueryTemplate(query, "query", options.partitions_def)
     columns = entity_columns(request)
     code_version = f"{TABLES_VERSION}-{request.fingerprint}"
     about = description or f"Entities matching: {query}"
@@ -367,41 +460,32 @@ def build_findall_assets(
         backfill_policy=options.backfill_policy,
     )
     def _findall(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
-        resource: ScoutResource = getattr(context.resources, options.resource_key)
-        client = resource.get_client()
-        follower = _follower(
-            context, options, client, kind="FindAll", unit="entities", keep_partial=False
+        execution = _Execution(
+            context, options, kind="FindAll", unit="entities", keep_partial=False
         )
         try:
-            result: FollowResult[FindAllRun] = follower.run_findall(
-                request, on_started=_on_started(context, options, "FindAll")
+            rendered = dataclasses.replace(request, query=query_template.render(execution.values))
+            result: FollowResult[FindAllRun] = execution.follower.run_findall(
+                rendered,
+                idempotency_key=execution.idempotency_key(rendered.fingerprint),
+                adopt_run_id=execution.run_to_adopt(),
+                on_started=execution.on_started,
             )
-            final, raw = client.get_findall_run_with_raw(result.run.findall_id)
-        except ScoutError as exc:
+            final, raw = execution.client.get_findall_run_with_raw(result.run.findall_id)
+        except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
-        provenance = Provenance(
-            run_id=final.findall_id,
-            query=request.query,
-            fetched_at=_fetched_at(final),
-            partition_key=_partition_key(context),
+        tables = findall_tables(
+            raw, columns, execution.provenance(final.findall_id, rendered.query, final)
         )
-        tables = findall_tables(raw, columns, provenance)
         context.log.info(
             f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
             f"{tables.citations.num_rows} citations, {final.credits} credits"
         )
-        facts = run_metadata(result, final)
-        outputs = {"entities": tables.entities, "citations": tables.citations}
-        for suffix, table in outputs.items():
-            if options.key(suffix) in context.selected_asset_keys:
-                yield Output(
-                    table,
-                    options.key(suffix).to_python_identifier(),
-                    metadata={**facts, **table_metadata(table)},
-                )
-        yield from _selected_checks(
-            context, _unique_check(options, "entities", tables.entities, "entity_id", "source_url")
+        yield from execution.outputs(
+            {"entities": tables.entities, "citations": tables.citations},
+            run_metadata(result, final),
         )
+        yield from execution.checks("entities", tables.entities, "entity_id")
 
     return _findall
 
@@ -471,6 +555,13 @@ def build_search_assets(
         include_domains=tuple(include_domains) if include_domains else None,
         exclude_domains=tuple(exclude_domains) if exclude_domains else None,
     )
+    query_templates = [
+        QueryTemplate(q, f"queries[{i}]", options.partitions_def)
+        for i, q in enumerate(request.queries)
+    ]
+    objective_template = (
+        QueryTemplate(objective, "objective", options.partitions_def) if objective else None
+    )
     code_version = f"{TABLES_VERSION}-{request.fingerprint}"
     about = description or f"Deep search: {objective or '; '.join(request.queries)}"
     specs = [
@@ -512,61 +603,44 @@ def build_search_assets(
         backfill_policy=options.backfill_policy,
     )
     def _search(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
-        resource: ScoutResource = getattr(context.resources, options.resource_key)
-        client = resource.get_client()
-        follower = _follower(
-            context,
-            options,
-            client,
-            kind="search",
-            unit="pages",
-            keep_partial=keep_partial_on_timeout,
+        execution = _Execution(
+            context, options, kind="search", unit="pages", keep_partial=keep_partial_on_timeout
         )
         try:
-            result: FollowResult[SearchRun] = follower.run_search(
-                request, on_started=_on_started(context, options, "search")
+            rendered = dataclasses.replace(
+                request,
+                queries=tuple(t.render(execution.values) for t in query_templates),
+                objective=objective_template.render(execution.values)
+                if objective_template
+                else None,
             )
-            final = client.get_search_run(result.run.search_id)
-        except ScoutError as exc:
+            result: FollowResult[SearchRun] = execution.follower.run_search(
+                rendered,
+                idempotency_key=execution.idempotency_key(rendered.fingerprint),
+                adopt_run_id=execution.run_to_adopt(),
+                on_started=execution.on_started,
+            )
+            final = execution.client.get_search_run(result.run.search_id)
+        except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
-        provenance = Provenance(
-            run_id=final.search_id,
-            query=" | ".join(request.queries),
-            fetched_at=_fetched_at(final),
-            partition_key=_partition_key(context),
+        tables = search_tables(
+            final, execution.provenance(final.search_id, " | ".join(rendered.queries), final)
         )
-        tables = search_tables(final, provenance)
         state = "partial (stopped by us)" if result.partial else final.state.value
         context.log.info(
             f"search run {final.search_id} {state}: {tables.results.num_rows} results, "
             f"{tables.sources.num_rows} sources, {tables.findings.num_rows} findings, "
             f"{final.credits} credits"
         )
-        facts = run_metadata(result, final)
-        outputs: dict[str, Any] = {
-            "results": tables.results,
-            "sources": tables.sources,
-            "findings": tables.findings,
-        }
-        for suffix, table in outputs.items():
-            if options.key(suffix) in context.selected_asset_keys:
-                yield Output(
-                    table,
-                    options.key(suffix).to_python_identifier(),
-                    metadata={**facts, **table_metadata(table)},
-                )
-        if options.key("report") in context.selected_asset_keys:
-            yield Output(
-                tables.report,
-                options.key("report").to_python_identifier(),
-                metadata={
-                    **facts,
-                    "report": MetadataValue.md(tables.report[:REPORT_PREVIEW_CHARS]),
-                    "report_chars": MetadataValue.int(len(tables.report)),
-                },
-            )
-        yield from _selected_checks(
-            context, _unique_check(options, "results", tables.results, "result_id", "source_url")
+        yield from execution.outputs(
+            {
+                "results": tables.results,
+                "sources": tables.sources,
+                "findings": tables.findings,
+                "report": tables.report,
+            },
+            run_metadata(result, final),
         )
+        yield from execution.checks("results", tables.results, "result_id")
 
     return _search

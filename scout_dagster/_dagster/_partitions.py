@@ -1,0 +1,137 @@
+"""Queries that depend on the partition: ``"AI startups founded in {start:%B %Y}"``.
+
+A template may use:
+
+- ``{partition_key}``: the partition's key, with any partitions definition;
+- ``{start}`` and ``{end}``: the time window of a time-window partition (or of
+  the time dimension of a multi-partition), as ISO dates (``2026-01-01``) or
+  ISO datetimes when not at midnight; a format spec is a ``strftime``
+  pattern: ``{start:%B %Y}`` gives ``January 2026``;
+- ``{<dimension>}``: a multi-partition's key in that dimension, e.g. ``{region}``.
+
+Literal braces are doubled (``{{`` and ``}}``). Templates are checked when
+the asset is defined: a placeholder the partitions definition cannot fill, or
+a template with placeholders but no partitions, fails with a message that
+lists what is available.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import string
+from collections.abc import Mapping
+
+from dagster import (
+    AssetExecutionContext,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    PartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+)
+
+__all__ = ["QueryTemplate", "partition_values"]
+
+_SAMPLE_TIME = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
+
+
+class _When:
+    """A window bound that formats as an ISO date by default, or with strftime."""
+
+    def __init__(self, value: dt.datetime) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            return self.value.strftime(spec)
+        midnight = self.value.time() == dt.time(0) and self.value.tzinfo in (None, dt.UTC)
+        return self.value.date().isoformat() if midnight else self.value.isoformat()
+
+    __str__ = __format__  # type: ignore[assignment]
+
+
+def _time_dimension(partitions_def: PartitionsDefinition | None) -> bool:
+    if isinstance(partitions_def, TimeWindowPartitionsDefinition):
+        return True
+    if isinstance(partitions_def, MultiPartitionsDefinition):
+        return any(
+            isinstance(d.partitions_def, TimeWindowPartitionsDefinition)
+            for d in partitions_def.partitions_defs
+        )
+    return False
+
+
+def available_placeholders(partitions_def: PartitionsDefinition | None) -> tuple[str, ...]:
+    if partitions_def is None:
+        return ()
+    names = ["partition_key"]
+    if _time_dimension(partitions_def):
+        names += ["start", "end"]
+    if isinstance(partitions_def, MultiPartitionsDefinition):
+        names += [d.name for d in partitions_def.partitions_defs]
+    return tuple(names)
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryTemplate:
+    """One text with placeholders, checked against a partitions definition."""
+
+    text: str
+    what: str  # names the field in messages: "query", "queries[1]", "objective"
+    partitions_def: PartitionsDefinition | None
+
+    def __post_init__(self) -> None:
+        available = available_placeholders(self.partitions_def)
+        try:
+            fields = [
+                (name, spec)
+                for _, name, spec, _ in string.Formatter().parse(self.text)
+                if name is not None
+            ]
+        except ValueError as exc:
+            raise ValueError(
+                f"{self.what} template {self.text!r} is malformed ({exc}); "
+                "double literal braces as {{ and }}"
+            ) from None
+        for name, _ in fields:
+            if name not in available:
+                shown = ", ".join("{" + n + "}" for n in available) or "none (no partitions_def)"
+                raise ValueError(
+                    f"{self.what} uses {{{name}}}, which this asset cannot fill; "
+                    f"available placeholders: {shown}"
+                )
+        sample: dict[str, object] = {name: "sample" for name in available}
+        if "start" in available:
+            sample.update(start=_When(_SAMPLE_TIME), end=_When(_SAMPLE_TIME))
+        try:
+            self.text.format(**sample)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{self.what} template {self.text!r} cannot be rendered: {exc}"
+            ) from None
+
+    @property
+    def is_static(self) -> bool:
+        return not any(name for _, name, _, _ in string.Formatter().parse(self.text))
+
+    def render(self, values: Mapping[str, object]) -> str:
+        return self.text.format(**values) if not self.is_static else self.text
+
+
+def partition_values(context: AssetExecutionContext) -> dict[str, object]:
+    """What a template may use in this execution (empty when unpartitioned)."""
+    if not context.has_partition_key:
+        return {}
+    if context.has_partition_key_range and len(context.partition_keys) > 1:
+        raise ValueError(
+            "a Scout asset materializes one partition per run (one remote run each); "
+            "use BackfillPolicy.multi_run(1), the default of these assets"
+        )
+    key = context.partition_key
+    values: dict[str, object] = {"partition_key": key}
+    if isinstance(key, MultiPartitionKey):
+        values.update(key.keys_by_dimension)
+    if _time_dimension(context.assets_def.partitions_def):
+        window = context.partition_time_window
+        values.update(start=_When(window.start), end=_When(window.end))
+    return values
