@@ -48,9 +48,11 @@ class RetryPolicy:
         max_backoff_s: ceiling of the computed backoff, in seconds.
         max_retry_after_s: a server's ``Retry-After`` is honoured up to this
             many seconds (Scout's SDKs cap it at 60).
-        total_budget_s: give up once this many seconds have passed since the
-            first attempt, whatever ``max_attempts`` says; ``None`` means no
-            time budget.
+        total_budget_s: give up once this many seconds have passed (or been
+            waited) since the first attempt, whatever ``max_attempts`` says;
+            ``None`` means no time budget. A 429 that carries ``Retry-After``
+            does not use up an attempt, only this budget: the server is pacing
+            the client, not failing.
     """
 
     max_attempts: int = 5

@@ -11,8 +11,7 @@ import random
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.stop import stop_after_delay, stop_base
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from ._config import RetryPolicy
 from ._errors import ScoutAPIError, ScoutRateLimitError, ScoutServerError, ScoutTransportError
@@ -42,19 +41,43 @@ def _retry_after_s(exc: BaseException | None) -> float | None:
     return None
 
 
-class _Wait:
-    """``Retry-After`` when the server sent one (capped), else jittered backoff."""
+class _Schedule:
+    """When to stop and how long to wait, for one logical request.
+
+    Waits: ``Retry-After`` when the server sent one (capped), else jittered
+    exponential backoff. Stops: after ``max_attempts`` failures, or when the
+    next wait would bring the time waited (or elapsed) to ``total_budget_s``
+    (tenacity works out the wait before it asks whether to stop). A 429 that says
+    when to come back is the server pacing us, not a failure: it does not use
+    up an attempt, only time, so a backfill that meets a creation cap waits
+    its turn instead of failing.
+    """
 
     def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
         self._policy = policy
         self._rng = rng
+        self._paced = 0  # 429s with Retry-After so far
+        self._waited_s = 0.0
 
-    def __call__(self, state: RetryCallState) -> float:
+    def stop(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ScoutRateLimitError) and exc.retry_after_s is not None:
+            self._paced += 1
+        budget = self._policy.total_budget_s
+        if budget is not None and max(self._waited_s, state.seconds_since_start or 0.0) >= budget:
+            return True
+        return state.attempt_number - self._paced >= self._policy.max_attempts
+
+    def wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = _retry_after_s(exc)
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self._policy.max_retry_after_s)
-        return self._policy.backoff_s(state.attempt_number, self._rng.random())
+            delay = min(max(retry_after, 0.0), self._policy.max_retry_after_s)
+        else:
+            failures = max(state.attempt_number - self._paced, 1)
+            delay = self._policy.backoff_s(failures, self._rng.random())
+        self._waited_s += delay
+        return delay
 
 
 def call_with_retries(
@@ -70,9 +93,7 @@ def call_with_retries(
     The last error is re-raised as it was (never wrapped in tenacity's
     ``RetryError``), so callers see the server's own status and message.
     """
-    stop: stop_base = stop_after_attempt(policy.max_attempts)
-    if policy.total_budget_s is not None:
-        stop = stop | stop_after_delay(policy.total_budget_s)
+    schedule = _Schedule(policy, rng or random.Random())
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -87,8 +108,8 @@ def call_with_retries(
         )
 
     retrying = Retrying(
-        stop=stop,
-        wait=_Wait(policy, rng or random.Random()),
+        stop=schedule.stop,
+        wait=schedule.wait,
         retry=retry_if_exception(is_retryable),
         sleep=sleep,
         before_sleep=before_sleep,

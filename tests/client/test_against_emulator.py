@@ -246,13 +246,15 @@ def test_slow_responses_beyond_every_attempt_raise_timeout(emulator: EmulatorSer
 
 def test_create_cap_answers_429_with_retry_after(emulator: EmulatorServer) -> None:
     emulator.faults.configure(FaultConfig(create_cap=2, create_cap_window_s=3600))
-    client, sleeps = make_client(emulator, retry=RetryPolicy(max_attempts=1))
+    # A paced 429 costs no attempt, only budget: here the wait it asks for is
+    # longer than the whole 1 s budget, so the client gives up at once.
+    client, sleeps = make_client(emulator, retry=RetryPolicy(max_attempts=1, total_budget_s=1))
     client.create_findall_run("a")
     client.create_findall_run("b")
     with pytest.raises(ScoutRateLimitError) as caught:
         client.create_findall_run("c")
-    assert sleeps == []
     assert caught.value.retry_after_s is not None and caught.value.retry_after_s > 0
+    assert sleeps == []
     assert emulator.ledger.creates() == 2
 
 
@@ -338,8 +340,9 @@ def test_422_lists_what_is_invalid(emulator: EmulatorServer) -> None:
 
 def test_every_api_error_is_a_scout_api_error(emulator: EmulatorServer) -> None:
     for status in (400, 401, 402, 403, 404, 409, 422, 429, 500, 503):
-        emulator.faults.inject("status", status=status, message=f"synthetic {status}")
-        client, _ = make_client(emulator, retry=RetryPolicy(max_attempts=1))
+        emulator.faults.reset()
+        emulator.faults.inject("status", times=3, status=status, message=f"synthetic {status}")
+        client, _ = make_client(emulator, retry=RetryPolicy(max_attempts=1, total_budget_s=0.5))
         with pytest.raises(ScoutAPIError) as caught:
             client.get_findall_run("fa-1")
         assert caught.value.status == status

@@ -199,15 +199,25 @@ def test_validation_error_lists_fields() -> None:
     assert "body.limit: Input should be greater than 0" in str(caught.value)
 
 
-def test_rate_limit_error_carries_retry_after_after_retries_are_spent() -> None:
+def test_paced_429s_use_the_time_budget_not_the_attempts() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": "2"}, json={"detail": "cap"})
 
-    client, sleeps = make_client(handler, retry=RetryPolicy(max_attempts=2))
+    client, sleeps = make_client(handler, retry=RetryPolicy(max_attempts=2, total_budget_s=5))
     with pytest.raises(ScoutRateLimitError) as caught:
         client.create_findall_run("q")
     assert caught.value.retry_after_s == 2.0
-    assert sleeps == [2.0]
+    assert sleeps == [2.0, 2.0]  # a third wait would reach 6 s, past the 5 s budget
+
+
+def test_429_without_retry_after_counts_as_an_attempt() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"detail": "slow down"})
+
+    client, sleeps = make_client(handler, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(ScoutRateLimitError):
+        client.create_findall_run("q")
+    assert len(sleeps) == 2
 
 
 def test_the_key_never_shows() -> None:

@@ -1,0 +1,37 @@
+"""A local Scout API: a real HTTP server with deterministic synthetic data.
+
+Runs move through realistic lifecycles on a clock, stream their events over
+SSE, cost credits, and fail on demand through switchable faults. Tests of
+clients, Dagster assets and users' own CI run against it. See ``README.md``
+beside this module.
+
+>>> from scout_dagster.emulator import EmulatorConfig, run_emulator
+>>> with run_emulator(config=EmulatorConfig(speed=1000.0)) as emu:  # doctest: +SKIP
+...     httpx.get(f"{emu.url}/_emulator/health")
+"""
+
+from ._app import build_app
+from ._clock import Clock, ManualClock, SystemClock
+from ._config import DEFAULT_API_KEY, EmulatorConfig
+from ._faults import FaultConfig, Faults
+from ._ledger import Ledger, RequestRecord, RunSnapshot, UnknownRunError
+from ._server import EmulatorServer, run_emulator
+from ._state import EmulatorState
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "Clock",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "EmulatorState",
+    "FaultConfig",
+    "Faults",
+    "Ledger",
+    "ManualClock",
+    "RequestRecord",
+    "RunSnapshot",
+    "SystemClock",
+    "UnknownRunError",
+    "build_app",
+    "run_emulator",
+]
