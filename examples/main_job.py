@@ -10,9 +10,10 @@ otherwise, then prints each table's location, rows and credits.
 import os
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, ExecuteInProcessResult, JobDefinition
 
 
 def _value(metadata: dict[str, Any], key: str) -> Any:
@@ -20,45 +21,54 @@ def _value(metadata: dict[str, Any], key: str) -> Any:
     return getattr(entry, "value", entry)
 
 
+def _summary(result: ExecuteInProcessResult) -> None:
+    """One line per table: rows, credits of its remote run, location."""
+    credits_by_run: dict[str, int] = {}
+    print(f"{'table':<26} {'rows':>6} {'credits':>8}  location")
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        metadata = dict(materialization.metadata)
+        rows = _value(metadata, "dagster/row_count")
+        credits = _value(metadata, "scout/credits")
+        run_id = _value(metadata, "scout/run_id")
+        if run_id is not None:
+            credits_by_run[run_id] = int(credits or 0)
+        print(
+            f"{materialization.asset_key.to_user_string():<26} "
+            f"{'' if rows is None else rows!s:>6} {'' if credits is None else credits!s:>8}  "
+            f"{_value(metadata, 'dagster/uri') or '?'}"
+        )
+    print(f"\n{len(credits_by_run)} Scout runs, {sum(credits_by_run.values())} credits in all.")
+
+
+def _run(job: JobDefinition, instance: DagsterInstance) -> int:
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    print("\n" + "=" * 78)
+    if run is None or run.status != DagsterRunStatus.SUCCESS:
+        print("The job FAILED; see the log above.")
+        return 1
+    _summary(result)
+    print(f"Tables are under {os.environ['SCOUT_DAGSTER_DATA']}")
+    print("Read them back with: .venv/bin/python -m examples.read_back")
+    if not os.environ.get("SCOUT_API_KEY"):
+        print(
+            "(Ran against the local Scout emulator: synthetic data, no credits spent. "
+            "It keeps running on 127.0.0.1:8787 for the next run; stop it with "
+            "`pkill -f scout_dagster.emulator`.)"
+        )
+    return 0
+
+
 def main() -> int:
     os.environ.setdefault("SCOUT_DAGSTER_DATA", os.path.abspath("data/scout"))
     from definitions import defs  # after the environment is settled
 
     job = defs.resolve_job_def("scout_daily")
-    with tempfile.TemporaryDirectory() as home, DagsterInstance.local_temp(home) as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-        run = instance.get_run_by_id(result.run_id)
-        print("\n" + "=" * 78)
-        if run is None or run.status != DagsterRunStatus.SUCCESS:
-            print("The job FAILED; see the log above.")
-            return 1
-        rows = []
-        for event in result.get_asset_materialization_events():
-            materialization = event.step_materialization_data.materialization
-            metadata = dict(materialization.metadata)
-            key: AssetKey = materialization.asset_key
-            uri = _value(metadata, "dagster/uri") or "?"
-            credits = _value(metadata, "scout/credits")
-            row_count = _value(metadata, "dagster/row_count")
-            rows.append((key.to_user_string(), row_count, credits, uri))
-        runs_seen: dict[str, int] = {}
-        print(f"{'table':<26} {'rows':>6} {'credits':>8}  location")
-        for name, row_count, credits, uri in rows:
-            shown_rows = "" if row_count is None else row_count
-            shown_credits = "" if credits is None else credits
-            print(f"{name:<26} {shown_rows!s:>6} {shown_credits!s:>8}  {uri}")
-        for event in result.get_asset_materialization_events():
-            metadata = dict(event.step_materialization_data.materialization.metadata)
-            run_id = _value(metadata, "scout/run_id")
-            if run_id and run_id not in runs_seen:
-                runs_seen[run_id] = int(_value(metadata, "scout/credits") or 0)
-        total = sum(runs_seen.values())
-        print(f"\n{len(runs_seen)} Scout runs, {total} credits in all.")
-        print(f"Tables are under {os.environ['SCOUT_DAGSTER_DATA']}")
-        print("Read them back with: python -m examples.read_back")
-        if not os.environ.get("SCOUT_API_KEY"):
-            print("(Ran against the local Scout emulator: synthetic data, no credits spent.)")
-    return 0
+    with tempfile.TemporaryDirectory() as home:
+        Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        with DagsterInstance.local_temp(home) as instance:
+            return _run(job, instance)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,11 @@ The layers, each in one place (see ``README.md``):
 - ``scout_dagster.emulator``: a local Scout server for tests, demos and CI.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._client import ScoutClient
 from ._config import API_VERSION, DEFAULT_BASE_URL, DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy
-from ._dagster import (
-    ScoutParquetIOManager,
-    ScoutResource,
-    build_findall_assets,
-    build_search_assets,
-)
 from ._errors import (
     RunBudgetExceeded,
     RunDeadlineExceeded,
@@ -59,7 +56,37 @@ from ._models import (
     StatusMetrics,
 )
 from ._requests import FindAllRequest, SearchRequest
-from ._storage import ParquetStore
+
+if TYPE_CHECKING:
+    from ._dagster import (
+        ScoutParquetIOManager,
+        ScoutResource,
+        build_findall_assets,
+        build_search_assets,
+    )
+    from ._storage import ParquetStore
+
+# The Dagster layer and the Parquet storage are imported on first use: the
+# client and the emulator (a process of its own) should not pay for importing
+# dagster and pyarrow.
+_LAZY = {
+    "ScoutParquetIOManager": "._dagster",
+    "ScoutResource": "._dagster",
+    "build_findall_assets": "._dagster",
+    "build_search_assets": "._dagster",
+    "ParquetStore": "._storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        if isinstance(value, type):
+            value.__module__ = __name__
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "API_VERSION",
@@ -116,6 +143,8 @@ __all__ = [
 # Show the public names as scout_dagster.X rather than scout_dagster._module.X
 # in reprs, tracebacks and docs (as httpx does).
 for _name in __all__:
+    if _name in _LAZY:
+        continue
     _obj = globals()[_name]
     if isinstance(_obj, type) and _obj.__module__.startswith("scout_dagster._"):
         _obj.__module__ = __name__

@@ -174,7 +174,7 @@ class RunFollower:
         use_stream: bool = True,
         poll_interval_s: float = 1.0,
         max_poll_interval_s: float = 15.0,
-        progress_interval_s: float = 10.0,
+        progress_interval_s: float = 5.0,
         cancel_grace_s: float = 30.0,
         on_progress: Callable[[RunProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,

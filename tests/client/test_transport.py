@@ -240,7 +240,7 @@ def test_the_key_never_shows() -> None:
     ids=["array", "wrapped"],
 )
 def test_listing_pages_lazily(page_shape: Callable[[list[object]], object]) -> None:
-    runs = [{"search_id": f"s-{i}", "status": "completed"} for i in range(7)]
+    runs: list[object] = [{"search_id": f"s-{i}", "status": "completed"} for i in range(7)]
     offsets: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

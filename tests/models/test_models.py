@@ -22,7 +22,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def _load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
+    payload: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return payload
 
 
 def test_findall_seed_parses_with_null_status() -> None:
