@@ -110,12 +110,9 @@ class QueryTemplate:
                 f"{self.what} template {self.text!r} cannot be rendered: {exc}"
             ) from None
 
-    @property
-    def is_static(self) -> bool:
-        return not any(name for _, name, _, _ in string.Formatter().parse(self.text))
-
     def render(self, values: Mapping[str, object]) -> str:
-        return self.text.format(**values) if not self.is_static else self.text
+        # Always format, so doubled braces become literal ones even without placeholders.
+        return self.text.format(**values)
 
 
 def partition_values(context: AssetExecutionContext) -> dict[str, object]:
