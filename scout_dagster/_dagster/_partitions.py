@@ -112,7 +112,13 @@ class QueryTemplate:
 
     def render(self, values: Mapping[str, object]) -> str:
         # Always format, so doubled braces become literal ones even without placeholders.
-        return self.text.format(**values)
+        try:
+            return self.text.format(**values)
+        except KeyError as exc:
+            raise ValueError(
+                f"{self.what} needs {{{exc.args[0]}}}, which this run does not provide: "
+                "materialize a partition of this asset (a run needs a partition key)"
+            ) from None
 
 
 def partition_values(context: AssetExecutionContext) -> dict[str, object]:

@@ -60,10 +60,14 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     _client: ScoutClient | None = PrivateAttr(default=None)
 
-    @field_validator("base_url")
+    @field_validator("base_url", mode="before")
     @classmethod
     def _check_base_url(cls, value: Any) -> Any:
-        return normalize_base_url(value) if isinstance(value, str) else value
+        # An EnvVar is a str naming the variable; Dagster builds the resource
+        # again with the variable's value at run time, and that is checked then.
+        if isinstance(value, EnvVar) or not isinstance(value, str):
+            return value
+        return normalize_base_url(value)
 
     @classmethod
     def from_env(cls) -> ScoutResource:

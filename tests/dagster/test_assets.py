@@ -16,7 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, asset, materialize
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    EnvVar,
+    ExecuteInProcessResult,
+    asset,
+    materialize,
+)
 
 from scout_dagster import (
     FindAllRequest,
@@ -337,6 +344,47 @@ def test_bad_configuration_fails_at_definition_time(
     with pytest.raises(ValueError) as caught:
         build_findall_assets(**arguments)
     assert message in str(caught.value)
+    assert emulator.ledger.requests == []
+
+
+def test_resource_reads_env_vars_at_run_time(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCOUT_API_KEY", TEST_KEY)
+    monkeypatch.setenv("SCOUT_BASE_URL", emulator.url + "/v1")
+    resource = ScoutResource(api_key=EnvVar("SCOUT_API_KEY"), base_url=EnvVar("SCOUT_BASE_URL"))
+    assets = build_findall_assets("ai", QUERY, limit=2)
+    result = materialize(
+        [assets],
+        resources={
+            "scout": resource,
+            "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
+        },
+    )
+    assert result.success and emulator.ledger.creates() == 1
+
+
+def test_a_malformed_base_url_from_the_environment_fails_before_any_call(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCOUT_API_KEY", TEST_KEY)
+    monkeypatch.setenv("SCOUT_BASE_URL", "core.usescout.sh")
+    resource = ScoutResource(api_key=EnvVar("SCOUT_API_KEY"), base_url=EnvVar("SCOUT_BASE_URL"))
+    with pytest.raises(Exception) as caught:
+        materialize(
+            [build_findall_assets("ai", QUERY)],
+            resources={
+                "scout": resource,
+                "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
+            },
+        )
+    chain, error = [], caught.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    assert any(
+        "base_url must be an absolute http(s) URL" in m and "core.usescout.sh'" in m for m in chain
+    )
     assert emulator.ledger.requests == []
 
 

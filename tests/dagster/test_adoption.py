@@ -1,0 +1,181 @@
+"""No double charge: later attempts adopt the remote run an earlier attempt started.
+
+Each case fails an attempt after the remote run exists, then lets Dagster try
+again (a step retry, a re-execution from failure, or a re-execution after the
+process was killed) and counts creates in the emulator's ledger.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    ReexecutionOptions,
+    RetryPolicy,
+    execute_job,
+    materialize,
+    reconstructable,
+)
+
+from benchmarks import backfill
+from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_assets
+from scout_dagster.emulator import EmulatorServer
+from tests.conftest import TEST_KEY, wait_until
+
+DAY = "2026-01-01"
+TAG = f"scout/run/{backfill.ASSET_NAME}"
+#: GETs that fail one attempt after its create with max_retries=1: two to the
+#: event stream, two polls, two reads before the cancel it then gives up on.
+GETS_THAT_FAIL_AN_ATTEMPT = 6
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+@pytest.fixture
+def job_environment(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv(backfill.ENV_URL, emulator.url)
+    monkeypatch.setenv(backfill.ENV_KEY, TEST_KEY)
+    monkeypatch.setenv(backfill.ENV_DATA, str(data))
+    monkeypatch.setenv(backfill.ENV_DAYS, "3")
+    return data
+
+
+def _rows_of(data: Path) -> pd.DataFrame:
+    return pd.read_parquet(data / f"{backfill.ASSET_NAME}_entities" / f"partition={DAY}")
+
+
+def test_a_step_retry_adopts_the_run(emulator: EmulatorServer, tmp_path: Path) -> None:
+    assets = build_findall_assets(
+        "ai", "AI infrastructure companies", limit=4, retry_policy=RetryPolicy(max_retries=1)
+    )
+    emulator.faults.inject("server_error", times=GETS_THAT_FAIL_AN_ATTEMPT, method="GET")
+    result = materialize(
+        [assets],
+        resources={
+            "scout": ScoutResource(api_key=TEST_KEY, base_url=emulator.url, max_retries=1),
+            "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
+        },
+    )
+    assert result.success
+    assert emulator.ledger.faults_injected()["server_error"] == GETS_THAT_FAIL_AN_ATTEMPT
+    assert emulator.ledger.creates() == 1
+    (run,) = emulator.ledger.runs()
+    assert run.state == "completed" and not run.cancel_requested
+    entities = pd.read_parquet(tmp_path / "ai_entities")
+    assert len(entities) == 4 and set(entities["run_id"]) == {run.run_id}
+
+
+def test_a_reexecution_from_failure_adopts_the_run(
+    emulator: EmulatorServer, instance: DagsterInstance, job_environment: Path
+) -> None:
+    job = reconstructable(backfill.get_job)
+    # A refusal no retry can fix, on the event stream and on the read before
+    # the cancel: the first run fails after its create.
+    emulator.faults.inject("status", times=2, method="GET", status=403, message="not now")
+    first = execute_job(
+        job, instance=instance, tags={"dagster/partition": DAY}, raise_on_error=False
+    )
+    assert not first.success
+    remote_id = instance.get_run_by_id(first.run_id).tags[TAG]  # type: ignore[union-attr]
+    assert emulator.ledger.creates() == 1
+
+    with execute_job(
+        job,
+        instance=instance,
+        tags={"dagster/partition": DAY},  # the UI copies the parent's tags; execute_job does not
+        reexecution_options=ReexecutionOptions.from_failure(first.run_id, instance),
+    ) as second:
+        assert second.success
+        assert second.dagster_run.parent_run_id == first.run_id
+    assert emulator.ledger.creates() == 1, "the re-execution paid for nothing new"
+    assert instance.get_run_by_id(second.run_id).tags[TAG] == remote_id  # type: ignore[union-attr]
+    rows = _rows_of(job_environment)
+    assert set(rows["run_id"]) == {remote_id} and len(rows) == 5
+
+
+_RUN_ONE_PARTITION = """
+import sys
+from dagster import DagsterInstance, execute_job, reconstructable
+from benchmarks import backfill
+with DagsterInstance.get() as instance:
+    job = reconstructable(backfill.get_job)
+    execute_job(job, instance=instance, tags={"dagster/partition": sys.argv[1]})
+"""
+
+
+def test_a_killed_process_leaves_a_run_the_next_attempt_adopts(
+    slow_emulator: EmulatorServer, instance: DagsterInstance, job_environment: Path
+) -> None:
+    os.environ[backfill.ENV_URL] = slow_emulator.url
+    env = dict(os.environ, DAGSTER_HOME=str(instance.root_directory))
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _RUN_ONE_PARTITION, DAY],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def tagged_and_running() -> bool:
+            runs = instance.get_runs()
+            return bool(runs) and TAG in runs[0].tags and bool(slow_emulator.ledger.active_runs())
+
+        wait_until(tagged_and_running, timeout_s=60)
+        worker.send_signal(signal.SIGKILL)  # no cleanup, no cancel: a lost machine
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    (dead,) = instance.get_runs()
+    (remote,) = slow_emulator.ledger.active_runs()
+    assert dead.tags[TAG] == remote.run_id
+    instance.report_run_failed(dead)  # what run monitoring does for a dead worker
+    assert instance.get_run_by_id(dead.run_id).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+
+    with execute_job(
+        reconstructable(backfill.get_job),
+        instance=instance,
+        tags={"dagster/partition": DAY},
+        reexecution_options=ReexecutionOptions.from_failure(dead.run_id, instance),
+    ) as retry:
+        assert retry.success
+    assert slow_emulator.ledger.creates() == 1
+    assert slow_emulator.ledger.run(remote.run_id).state == "completed"
+    rows = _rows_of(job_environment)
+    assert set(rows["run_id"]) == {remote.run_id} and len(rows) == 5
+
+
+@pytest.fixture(scope="module")
+def slow_emulator_server() -> Iterator[EmulatorServer]:
+    from scout_dagster.emulator import EmulatorConfig
+
+    # FindAll runs take 4 s of real time: long enough to kill a worker mid-wait.
+    config = EmulatorConfig(speed=10.0, keepalive_s=0.2, stream_tick_s=0.005)
+    with EmulatorServer(config=config, api_key=TEST_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def slow_emulator(slow_emulator_server: EmulatorServer) -> EmulatorServer:
+    slow_emulator_server.state.reset()
+    return slow_emulator_server
