@@ -1,4 +1,5 @@
-"""The example code location: a FindAll asset, a deep-search asset, a daily schedule.
+"""The example code location: FindAll and deep-search assets, a daily partitioned
+FindAll asset with a schedule built from its partitions, and a downstream asset.
 
     dagster dev -f definitions.py
 
@@ -10,7 +11,14 @@ and shared by every process on this machine; the log says so loudly.
 Importing this file makes no network call and starts nothing.
 """
 
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetSelection,
+    DailyPartitionsDefinition,
+    Definitions,
+    ScheduleDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
 
 from examples.downstream import headquarters_summary
 from scout_dagster import (
@@ -47,17 +55,42 @@ ev_market = build_search_assets(
     keep_partial_on_timeout=True,
 )
 
+# One partition a day: each day's query names the day, each day is one remote
+# run, and a backfill over past days runs one partition per Dagster run.
+daily = DailyPartitionsDefinition(start_date="2026-01-01")
+ai_funding = build_findall_assets(
+    "ai_funding",
+    "AI infrastructure companies that announced a funding round on {start:%B %d, %Y}",
+    fields=["name", "website", "headquarters"],
+    partitions_def=daily,
+    limit=10,
+    timeout_s=900,
+    credit_budget=200,
+    group_name="scout_daily",
+)
+
+scout_research = define_asset_job(
+    "scout_research",
+    selection=AssetSelection.assets(ai_infra, ev_market)
+    | AssetSelection.assets(headquarters_summary),
+    description="Refresh the research tables, then what is built on them.",
+)
 scout_daily = define_asset_job(
     "scout_daily",
-    selection=AssetSelection.groups("scout") | AssetSelection.assets(headquarters_summary),
-    description="Refresh every Scout table, then what is built on them.",
+    selection=AssetSelection.assets(ai_funding),
+    partitions_def=daily,
+    description="Yesterday's funding announcements, one partition a day.",
 )
 
 defs = Definitions(
-    assets=[ai_infra, ev_market, headquarters_summary],
-    jobs=[scout_daily],
+    assets=[ai_infra, ev_market, ai_funding, headquarters_summary],
+    jobs=[scout_research, scout_daily],
     schedules=[
-        ScheduleDefinition(job=scout_daily, cron_schedule="0 6 * * *", name="scout_daily_6am")
+        # Each tick materializes the partition of the day that just ended.
+        build_schedule_from_partitioned_job(scout_daily, hour_of_day=6, name="scout_daily_6am"),
+        ScheduleDefinition(
+            job=scout_research, cron_schedule="0 7 * * 1", name="scout_research_weekly"
+        ),
     ],
     resources={
         "scout": ScoutResource.from_env(),

@@ -2,9 +2,10 @@
 
     python -m examples.main_job
 
-Runs the ``scout_daily`` job of ``definitions.py`` in this process, against
-the real API when ``SCOUT_API_KEY`` is set and against the local emulator
-otherwise, then prints each table's location, rows and credits.
+Runs the ``scout_research`` job of ``definitions.py`` and the latest partition
+of its ``scout_daily`` job in this process, against the real API when
+``SCOUT_API_KEY`` is set and against the local emulator otherwise, then prints
+each table's location, rows and credits.
 """
 
 import os
@@ -21,11 +22,12 @@ def _value(metadata: dict[str, Any], key: str) -> Any:
     return getattr(entry, "value", entry)
 
 
-def _summary(result: ExecuteInProcessResult) -> None:
+def _summary(results: list[ExecuteInProcessResult]) -> None:
     """One line per table: rows, credits of its remote run, location."""
     credits_by_run: dict[str, int] = {}
     print(f"{'table':<26} {'rows':>6} {'credits':>8}  location")
-    for event in result.get_asset_materialization_events():
+    events = [e for result in results for e in result.get_asset_materialization_events()]
+    for event in events:
         materialization = event.step_materialization_data.materialization
         metadata = dict(materialization.metadata)
         rows = _value(metadata, "dagster/row_count")
@@ -41,14 +43,18 @@ def _summary(result: ExecuteInProcessResult) -> None:
     print(f"\n{len(credits_by_run)} Scout runs, {sum(credits_by_run.values())} credits in all.")
 
 
-def _run(job: JobDefinition, instance: DagsterInstance) -> int:
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
-    run = instance.get_run_by_id(result.run_id)
+def _run(jobs: list[tuple[JobDefinition, str | None]], instance: DagsterInstance) -> int:
+    results = [
+        job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False)
+        for job, partition in jobs
+    ]
     print("\n" + "=" * 78)
-    if run is None or run.status != DagsterRunStatus.SUCCESS:
-        print("The job FAILED; see the log above.")
-        return 1
-    _summary(result)
+    for result in results:
+        run = instance.get_run_by_id(result.run_id)
+        if run is None or run.status != DagsterRunStatus.SUCCESS:
+            print(f"The job {result.job_def.name} FAILED; see the log above.")
+            return 1
+    _summary(results)
     print(f"Tables are under {os.environ['SCOUT_DAGSTER_DATA']}")
     print("Read them back with: .venv/bin/python -m examples.read_back")
     if not os.environ.get("SCOUT_API_KEY"):
@@ -62,13 +68,16 @@ def _run(job: JobDefinition, instance: DagsterInstance) -> int:
 
 def main() -> int:
     os.environ.setdefault("SCOUT_DAGSTER_DATA", os.path.abspath("data/scout"))
-    from definitions import defs  # after the environment is settled
+    from definitions import daily, defs  # after the environment is settled
 
-    job = defs.resolve_job_def("scout_daily")
+    jobs = [
+        (defs.resolve_job_def("scout_research"), None),
+        (defs.resolve_job_def("scout_daily"), daily.get_last_partition_key()),
+    ]
     with tempfile.TemporaryDirectory() as home:
         Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         with DagsterInstance.local_temp(home) as instance:
-            return _run(job, instance)
+            return _run(jobs, instance)
 
 
 if __name__ == "__main__":
