@@ -77,8 +77,7 @@ scout_research = define_asset_job(
 )
 scout_daily = define_asset_job(
     "scout_daily",
-    selection=AssetSelection.assets(ai_funding),
-    partitions_def=daily,
+    selection=AssetSelection.assets(ai_funding),  # daily partitions, from the asset
     description="Yesterday's funding announcements, one partition a day.",
 )
 

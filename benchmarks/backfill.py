@@ -69,9 +69,7 @@ def get_job() -> Any:
         limit=5,
         pool="scout",
     )
-    job = define_asset_job(
-        "backfill", selection=[assets], partitions_def=partitions, executor_def=in_process_executor
-    )
+    job = define_asset_job("backfill", selection=[assets], executor_def=in_process_executor)
     defs = Definitions(
         assets=[assets],
         jobs=[job],

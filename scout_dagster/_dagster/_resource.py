@@ -52,6 +52,13 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         description="Retries of a failed request (connection errors, 408/409/429/5xx), "
         "with jittered exponential backoff and Retry-After honoured.",
     )
+    retry_budget_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Most seconds one request may spend retrying, waits included. A 429 "
+        "that says when to come back (Retry-After) costs no retry, only this budget, so "
+        "a backfill that meets the API's run-creation cap waits its turn.",
+    )
     local_emulator: bool = Field(
         default=False,
         description="Talk to the machine's shared Scout emulator at base_url, starting it "
@@ -115,7 +122,9 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
             self.api_key,
             base_url=self.base_url,
             timeout=self.request_timeout_s,
-            retry=RetryPolicy(max_attempts=self.max_retries + 1),
+            retry=RetryPolicy(
+                max_attempts=self.max_retries + 1, total_budget_s=self.retry_budget_s
+            ),
         )
 
     def get_client(self) -> ScoutClient:
