@@ -153,6 +153,11 @@ class RunFollower:
             for no ceiling.
         keep_partial: for search runs stopped by the deadline or the budget,
             return the gathered partial result instead of failing.
+        cancel_on_error: cancel the run when following it fails with an error
+            (say, the API unreachable for longer than the retries last). Set it
+            to False when another attempt will come and adopt the run; an
+            interrupt (``KeyboardInterrupt``, a terminated Dagster run) cancels
+            it whatever this says.
         use_stream: follow the event stream (else poll only).
         poll_interval_s, max_poll_interval_s: polling starts at the first and
             grows by half each time up to the second (seconds).
@@ -171,6 +176,7 @@ class RunFollower:
         deadline_s: float | None = None,
         credit_budget: int | None = None,
         keep_partial: bool = False,
+        cancel_on_error: bool = True,
         use_stream: bool = True,
         poll_interval_s: float = 1.0,
         max_poll_interval_s: float = 15.0,
@@ -188,6 +194,7 @@ class RunFollower:
         self.deadline_s = deadline_s
         self.credit_budget = credit_budget
         self.keep_partial = keep_partial
+        self.cancel_on_error = cancel_on_error
         self.use_stream = use_stream
         self.poll_interval_s = poll_interval_s
         self.max_poll_interval_s = max_poll_interval_s
@@ -239,13 +246,28 @@ class RunFollower:
         deadline = None if self.deadline_s is None else started + self.deadline_s
         tracker = _ProgressTracker(self, run_id, started)
         try:
-            run, followed_by = self._wait(kind, run_id, deadline, tracker)
-        except _Stop as stop:
-            return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
-        except BaseException:
+            try:
+                run, followed_by = self._wait(kind, run_id, deadline, tracker)
+            except _Stop as stop:
+                return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
+            return self._finish(kind, run, started, adopted, followed_by)
+        except RunFailed:
+            raise  # the run has ended, or we ended it: nothing is left running
+        except Exception as exc:
+            if self.cancel_on_error:
+                self._cancel_if_active(kind, run_id, why=f"following it failed ({exc})")
+            else:
+                log.warning(
+                    "following %s run %s failed (%s); leaving it running for the next "
+                    "attempt to adopt",
+                    kind.name,
+                    run_id,
+                    exc,
+                )
+            raise
+        except BaseException:  # an interrupt or a termination: always cancel
             self._cancel_if_active(kind, run_id, why="the wait was interrupted")
             raise
-        return self._finish(kind, run, started, adopted, followed_by)
 
     # ------------------------------------------------------------ start
 
@@ -451,11 +473,18 @@ class RunFollower:
             pause = min(pause * 2, 2.0)
 
     def _cancel_if_active(self, kind: RunKind[RunT, EventT], run_id: str, *, why: str) -> None:
-        """Best effort: cancel the run unless it has ended. Never masks the original error."""
+        """Best effort: cancel the run unless it is known to have ended.
+
+        When its state cannot be read, it is cancelled all the same: a cancel
+        of a finished run changes nothing, a run left running keeps spending.
+        Never masks the original error.
+        """
         try:
-            current = kind.get(self.client, run_id)
-            if current.state.is_terminal:
+            if kind.get(self.client, run_id).state.is_terminal:
                 return
+        except Exception as exc:
+            log.warning("could not read %s run %s before cancelling it: %s", kind.name, run_id, exc)
+        try:
             kind.cancel(self.client, run_id)
             log.warning("cancelled %s run %s because %s", kind.name, run_id, why)
         except Exception as exc:

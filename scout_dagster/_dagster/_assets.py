@@ -228,8 +228,15 @@ class _Execution:
             deadline_s=options.timeout_s,
             credit_budget=options.credit_budget,
             keep_partial=keep_partial,
+            # A failed wait cancels the remote run, unless a step retry is coming:
+            # that retry adopts the run instead of paying for a new one.
+            cancel_on_error=not self._retry_pending(),
             on_progress=self._log_progress(unit),
         )
+
+    def _retry_pending(self) -> bool:
+        policy = self.context.op_def.retry_policy
+        return policy is not None and self.context.retry_number < policy.max_retries
 
     @property
     def run_tag(self) -> str:

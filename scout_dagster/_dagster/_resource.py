@@ -52,6 +52,12 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         description="Retries of a failed request (connection errors, 408/409/429/5xx), "
         "with jittered exponential backoff and Retry-After honoured.",
     )
+    retry_backoff_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="Backoff before the first retry, in seconds; it doubles per retry up "
+        "to 8 s and is jittered. Retry-After, when the server sends it, wins.",
+    )
     retry_budget_s: float = Field(
         default=300.0,
         gt=0,
@@ -123,7 +129,9 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
             base_url=self.base_url,
             timeout=self.request_timeout_s,
             retry=RetryPolicy(
-                max_attempts=self.max_retries + 1, total_budget_s=self.retry_budget_s
+                max_attempts=self.max_retries + 1,
+                initial_backoff_s=self.retry_backoff_s,
+                total_budget_s=self.retry_budget_s,
             ),
         )
 

@@ -34,8 +34,8 @@ from tests.conftest import TEST_KEY, wait_until
 DAY = "2026-01-01"
 TAG = f"scout/run/{backfill.ASSET_NAME}"
 #: GETs that fail one attempt after its create with max_retries=1: two to the
-#: event stream, two polls, two reads before the cancel it then gives up on.
-GETS_THAT_FAIL_AN_ATTEMPT = 6
+#: event stream and two polls (a retry is coming, so no cancel is tried).
+GETS_THAT_FAIL_AN_ATTEMPT = 4
 
 
 @pytest.fixture
@@ -71,7 +71,9 @@ def test_a_step_retry_adopts_the_run(emulator: EmulatorServer, tmp_path: Path) -
     result = materialize(
         [assets],
         resources={
-            "scout": ScoutResource(api_key=TEST_KEY, base_url=emulator.url, max_retries=1),
+            "scout": ScoutResource(
+                api_key=TEST_KEY, base_url=emulator.url, max_retries=1, retry_backoff_s=0.01
+            ),
             "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
         },
     )
@@ -84,20 +86,24 @@ def test_a_step_retry_adopts_the_run(emulator: EmulatorServer, tmp_path: Path) -
     assert len(entities) == 4 and set(entities["run_id"]) == {run.run_id}
 
 
-def test_a_reexecution_from_failure_adopts_the_run(
+def test_a_reexecution_adopts_a_finished_run_that_was_not_written(
     emulator: EmulatorServer, instance: DagsterInstance, job_environment: Path
 ) -> None:
     job = reconstructable(backfill.get_job)
-    # A refusal no retry can fix, on the event stream and on the read before
-    # the cancel: the first run fails after its create.
-    emulator.faults.inject("status", times=2, method="GET", status=403, message="not now")
+    # The first run's remote run completes, then writing its table fails: a
+    # file stands where the table's folder must go.
+    job_environment.mkdir(parents=True)
+    blocker = job_environment / f"{backfill.ASSET_NAME}_entities"
+    blocker.write_text("in the way")
     first = execute_job(
         job, instance=instance, tags={"dagster/partition": DAY}, raise_on_error=False
     )
     assert not first.success
     remote_id = instance.get_run_by_id(first.run_id).tags[TAG]  # type: ignore[union-attr]
-    assert emulator.ledger.creates() == 1
+    assert emulator.ledger.run(remote_id).state == "completed"
+    assert emulator.ledger.cancels() == 0, "a finished run is never cancelled"
 
+    blocker.unlink()
     with execute_job(
         job,
         instance=instance,
@@ -110,6 +116,31 @@ def test_a_reexecution_from_failure_adopts_the_run(
     assert instance.get_run_by_id(second.run_id).tags[TAG] == remote_id  # type: ignore[union-attr]
     rows = _rows_of(job_environment)
     assert set(rows["run_id"]) == {remote_id} and len(rows) == 5
+
+
+def test_a_failed_wait_with_no_retry_coming_cancels_the_run(
+    slow_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    assets = build_findall_assets("ai", "AI infrastructure companies", limit=4)
+    # Every read fails for good once the run exists; the cancel still gets through.
+    slow_emulator.faults.inject("server_error", times=1000, method="GET")
+    result = materialize(
+        [assets],
+        resources={
+            "scout": ScoutResource(
+                api_key=TEST_KEY, base_url=slow_emulator.url, max_retries=1, retry_backoff_s=0.01
+            ),
+            "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    (run,) = slow_emulator.ledger.runs()
+    assert run.state == "cancelled" and run.cancelled_while_active
+    assert slow_emulator.ledger.active_runs() == []
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert failure is not None and "returned 50" in failure.message
+    assert not (tmp_path / "ai_entities").exists()
 
 
 _RUN_ONE_PARTITION = """
