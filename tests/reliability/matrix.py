@@ -1,0 +1,340 @@
+"""The randomized fault-injection suite: every asset kind under seeded mixes of every fault.
+
+    .venv/bin/python -m tests.reliability.matrix --seeds 200
+
+For each seed and each asset kind (a FindAll asset, a search asset, a
+partition of a partitioned FindAll asset), the emulator gets a fault mix drawn
+from the seed: 429s with Retry-After, 5xx, connections reset mid-response,
+responses slower than the request timeout, malformed JSON, event streams
+dropped mid-run, creates rejected by the creation cap, and in some seeds an
+outage that makes the run impossible. The asset is materialized with real
+Dagster and compared with the same materialization without faults:
+
+- a run that completes must give the same tables, row for row (the
+  run-specific columns ``run_id`` and the fetch times aside), from exactly one
+  create, with no remote run left active and its credits in the metadata
+  equal to what the emulator's ledger charged;
+- a run that fails must fail cleanly: a Scout error message, no table written
+  (the partitioned kind checks that the previous version is intact), no
+  remote run left active, at most one create.
+
+The summary table counts faults injected by kind, runs completed, clean
+failures, rows lost or duplicated, orphaned runs and double creates. The exit
+status is non-zero when anything is unclean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import filecmp
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.dataset as ds
+from dagster import AssetsDefinition, DagsterInstance, DailyPartitionsDefinition, materialize
+
+from scout_dagster import (
+    ScoutParquetIOManager,
+    ScoutResource,
+    build_findall_assets,
+    build_search_assets,
+)
+from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig
+
+KEY = "sk-fault-matrix"
+KINDS = ("findall", "search", "partitioned")
+PARTITION = "2026-01-03"
+#: Client timeout per request, in seconds; slow responses take longer.
+REQUEST_TIMEOUT_S = 0.5
+SLOW_S = 0.8
+#: Columns that differ between two runs that found the same rows.
+RUN_SPECIFIC = ("run_id", "fetched_at", "source_fetched_at")
+
+
+def build_assets(kind: str) -> AssetsDefinition:
+    if kind == "findall":
+        return build_findall_assets(
+            "companies", "AI infrastructure companies", limit=8, timeout_s=60
+        )
+    if kind == "search":
+        return build_search_assets("research", ["ev market trends"], objective="Why?", timeout_s=60)
+    return build_findall_assets(
+        "daily",
+        "AI companies in the news on {partition_key}",
+        partitions_def=DailyPartitionsDefinition(start_date="2026-01-01"),
+        limit=6,
+        timeout_s=60,
+    )
+
+
+def resources(emulator: EmulatorServer, base: Path) -> dict[str, Any]:
+    return {
+        "scout": ScoutResource(
+            api_key=KEY,
+            base_url=emulator.url,
+            request_timeout_s=REQUEST_TIMEOUT_S,
+            max_retries=6,
+            retry_backoff_s=0.01,
+            retry_budget_s=30,
+        ),
+        "scout_io_manager": ScoutParquetIOManager(base_path=str(base)),
+    }
+
+
+@dataclasses.dataclass
+class FaultMix:
+    config: FaultConfig
+    outage: bool  # every read fails for good once the run exists: the run is impossible
+    capped: bool  # the creation cap is full when the run's create arrives
+
+    def describe(self) -> str:
+        on = {
+            k: v for k, v in self.config.model_dump().items() if v and k not in ("seed", "slow_s")
+        }
+        return f"{on} outage={self.outage} capped={self.capped}"
+
+
+def fault_mix(seed: int) -> FaultMix:
+    rng = random.Random(seed)
+    config = FaultConfig(
+        seed=seed,
+        rate_limit_rate=rng.choice([0.0, 0.05, 0.15]),
+        retry_after_s=rng.choice([0, 1]),
+        server_error_rate=rng.choice([0.0, 0.05, 0.1]),
+        drop_rate=rng.choice([0.0, 0.05, 0.1]),
+        malformed_json_rate=rng.choice([0.0, 0.05, 0.1]),
+        slow_rate=rng.choice([0.0, 0.0, 0.03]),
+        slow_s=SLOW_S,
+        stream_drop_rate=rng.choice([0.0, 0.2, 0.5]),
+        stream_drop_after_events=rng.choice([None, 2, 5]),
+        create_cap=1,
+        create_cap_window_s=10.0,
+    )
+    return FaultMix(config=config, outage=rng.random() < 0.1, capped=rng.random() < 0.15)
+
+
+@dataclasses.dataclass
+class RunResult:
+    seed: int
+    kind: str
+    outcome: str  # "completed", "clean failure" or "UNCLEAN"
+    faults: Counter[str]
+    rows_lost: int = 0
+    rows_duplicated: int = 0
+    orphaned_runs: int = 0
+    double_creates: int = 0
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+def _content(base: Path, kind: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Each table's rows without run-specific columns, in order."""
+    tables = {}
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        if not any(folder.rglob("*.parquet")):
+            continue
+        table: pa.Table = ds.dataset(folder, format="parquet").to_table()
+        table = table.drop_columns([c for c in RUN_SPECIFIC if c in table.column_names])
+        tables[folder.name] = [tuple(map(repr, row.values())) for row in table.to_pylist()]
+    return tables
+
+
+def _materialize(kind: str, emulator: EmulatorServer, base: Path) -> Any:
+    with DagsterInstance.ephemeral() as instance:
+        return materialize(
+            [build_assets(kind)],
+            resources=resources(emulator, base),
+            partition_key=PARTITION if kind == "partitioned" else None,
+            instance=instance,
+            raise_on_error=False,
+        )
+
+
+def _fill_the_cap(emulator: EmulatorServer) -> None:
+    """Take the key's one create slot, so the run's own create meets a 429."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=emulator.url, headers=headers, timeout=5) as http:
+        run = http.post("/v1/findall/runs", json={"query": "cap filler", "limit": 1}).json()
+        http.post(f"/v1/findall/runs/{run['findall_id']}/cancel", json={})
+
+
+class Matrix:
+    """One emulator and the fault-free baselines, shared by every seed."""
+
+    def __init__(self, emulator: EmulatorServer, work: Path) -> None:
+        self.emulator = emulator
+        self.work = work
+        self.baselines: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+        self.previous: dict[str, Path] = {}
+        for kind in KINDS:
+            emulator.state.reset()
+            emulator.faults.configure(FaultConfig())
+            base = work / f"baseline-{kind}"
+            result = _materialize(kind, emulator, base)
+            if not result.success:
+                raise RuntimeError(f"the fault-free {kind} run failed")
+            self.baselines[kind] = _content(base, kind)
+            self.previous[kind] = base
+
+    def run(self, seed: int, kind: str) -> RunResult:
+        emulator = self.emulator
+        mix = fault_mix(seed)
+        emulator.state.reset()
+        emulator.faults.configure(FaultConfig())
+        if mix.capped:
+            _fill_the_cap(emulator)
+        emulator.faults.configure(mix.config)
+        if mix.outage:
+            # Once the run exists, every read fails, on every retry: the run is
+            # impossible to follow. The cancel, a POST, still gets through.
+            emulator.faults.inject("server_error", times=100_000, method="GET")
+        base = self.work / f"seed-{seed}-{kind}"
+        if kind == "partitioned":
+            shutil.copytree(self.previous[kind], base)  # a previous version to keep intact
+        result = _materialize(kind, emulator, base)
+        emulator.faults.configure(FaultConfig())
+        emulator.faults.reset()
+
+        runs = [r for r in emulator.ledger.runs() if r.query != "cap filler"]
+        outcome = RunResult(seed, kind, "", Counter(emulator.ledger.faults_injected()))
+        outcome.orphaned_runs = len(
+            [r for r in emulator.ledger.active_runs() if r.query != "cap filler"]
+        )
+        outcome.double_creates = max(len(runs) - 1, 0)
+        if result.success:
+            self._check_completed(outcome, result, base, runs)
+        else:
+            self._check_failed(outcome, result, base, kind)
+        if outcome.orphaned_runs:
+            outcome.problems.append(f"{outcome.orphaned_runs} remote run(s) left active")
+        if outcome.double_creates:
+            outcome.problems.append(f"{len(runs)} creates for one logical run")
+        if outcome.problems:
+            outcome.outcome = "UNCLEAN"
+        shutil.rmtree(base, ignore_errors=True)
+        return outcome
+
+    def _check_completed(
+        self, outcome: RunResult, result: Any, base: Path, runs: list[Any]
+    ) -> None:
+        outcome.outcome = "completed"
+        expected = self.baselines[outcome.kind]
+        got = _content(base, outcome.kind)
+        for table, rows in expected.items():
+            have = Counter(got.get(table, []))
+            want = Counter(rows)
+            outcome.rows_lost += sum((want - have).values())
+            outcome.rows_duplicated += sum((have - want).values())
+            if got.get(table) != rows and not (want - have) and not (have - want):
+                outcome.problems.append(f"{table}: rows in another order")
+        if outcome.rows_lost or outcome.rows_duplicated:
+            outcome.problems.append(
+                f"{outcome.rows_lost} rows lost, {outcome.rows_duplicated} duplicated"
+            )
+        credits = {r.run_id: r.credits for r in runs}
+        for event in result.get_asset_materialization_events():
+            metadata = event.step_materialization_data.materialization.metadata
+            run_id = metadata["scout/run_id"].value
+            if metadata["scout/credits"].value != credits.get(run_id):
+                outcome.problems.append(
+                    f"credits in metadata {metadata['scout/credits'].value} != ledger "
+                    f"{credits.get(run_id)}"
+                )
+
+    def _check_failed(self, outcome: RunResult, result: Any, base: Path, kind: str) -> None:
+        outcome.outcome = "clean failure"
+        failures = result.get_step_failure_events()
+        message = failures[0].step_failure_data.error.message if failures else ""
+        if not any(word in message for word in ("/v1/", " run ")):
+            outcome.problems.append(f"failure without a Scout error message: {message[:200]!r}")
+        if kind == "partitioned":
+            comparison = filecmp.dircmp(self.previous[kind], base)
+            if _differs(comparison):
+                outcome.problems.append("the previous version of the table changed")
+        elif base.exists() and any(base.rglob("*.parquet")):
+            outcome.problems.append("a table was written by a failed run")
+
+
+def _differs(comparison: filecmp.dircmp[str]) -> bool:
+    if comparison.left_only or comparison.right_only or comparison.diff_files:
+        return True
+    return any(_differs(sub) for sub in comparison.subdirs.values())
+
+
+@dataclasses.dataclass
+class Summary:
+    results: list[RunResult]
+    seconds: float
+
+    def lines(self) -> Iterator[str]:
+        results = self.results
+        faults: Counter[str] = Counter()
+        for result in results:
+            faults.update(result.faults)
+        outcomes = Counter(r.outcome for r in results)
+        yield f"| seeds | {len({r.seed for r in results})} |"
+        yield f"| runs (seeds x asset kinds) | {len(results)} |"
+        for kind in sorted(faults):
+            yield f"| faults injected: {kind} | {faults[kind]} |"
+        yield f"| runs completed | {outcomes['completed']} |"
+        yield f"| clean failures | {outcomes['clean failure']} |"
+        yield f"| unclean runs | {outcomes['UNCLEAN']} |"
+        yield f"| rows lost | {sum(r.rows_lost for r in results)} |"
+        yield f"| rows duplicated | {sum(r.rows_duplicated for r in results)} |"
+        yield f"| orphaned runs | {sum(r.orphaned_runs for r in results)} |"
+        yield f"| double creates | {sum(r.double_creates for r in results)} |"
+        yield f"| wall time | {self.seconds:.0f} s |"
+
+    @property
+    def clean(self) -> bool:
+        return all(r.outcome != "UNCLEAN" for r in self.results)
+
+
+def run_matrix(seeds: Iterable[int], kinds: tuple[str, ...] = KINDS) -> Summary:
+    started = time.monotonic()
+    config = EmulatorConfig(speed=200.0, keepalive_s=0.2, stream_tick_s=0.005)
+    results = []
+    with (
+        EmulatorServer(config=config, api_key=KEY) as emulator,
+        tempfile.TemporaryDirectory() as work,
+    ):
+        matrix = Matrix(emulator, Path(work))
+        for seed in seeds:
+            for kind in kinds:
+                results.append(matrix.run(seed, kind))
+    return Summary(results, time.monotonic() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--first-seed", type=int, default=0)
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.WARNING)  # the faults make every layer complain; the table says it all
+    summary = run_matrix(range(args.first_seed, args.first_seed + args.seeds))
+    print("| measure | value |\n| --- | --- |")
+    for line in summary.lines():
+        print(line)
+    for result in summary.results:
+        if result.outcome == "UNCLEAN":
+            print(f"UNCLEAN seed {result.seed} {result.kind}: {fault_mix(result.seed).describe()}")
+            for problem in result.problems:
+                print(f"    {problem}")
+    return 0 if summary.clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
