@@ -38,6 +38,8 @@ EMULATOR_API_KEY = "scout-emulator-key"
 SHARED_EMULATOR_SPEED = 4.0
 #: How long a starting emulator may take before we give up, in seconds.
 _START_TIMEOUT_S = 20.0
+#: How often a starting emulator is asked whether it is up, in seconds.
+_HEALTH_POLL_S = 0.1
 
 
 def emulator_url(port: int | None = None) -> str:
@@ -89,7 +91,7 @@ def ensure_local_emulator(url: str) -> str:
     while time.monotonic() < give_up:
         if _healthy(url):
             return url
-        time.sleep(0.1)
+        time.sleep(_HEALTH_POLL_S)
     raise RuntimeError(
         f"the local Scout emulator did not start on {url} within {_START_TIMEOUT_S:g} s; "
         f"see {log_path}"

@@ -18,6 +18,8 @@ from scout_dagster.emulator import EmulatorConfig, EmulatorServer, ManualClock
 TEST_KEY = "sk-test-7f3a9c-DO-NOT-LEAK"
 #: Bounds of every wait on a condition, in real seconds.
 WAIT_TIMEOUT_S = 10.0
+#: How often a wait looks at its condition, in real seconds.
+POLL_S = 0.005
 
 
 def wait_until(predicate: Callable[[], object], timeout_s: float = WAIT_TIMEOUT_S) -> None:
@@ -26,7 +28,7 @@ def wait_until(predicate: Callable[[], object], timeout_s: float = WAIT_TIMEOUT_
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(0.005)
+        time.sleep(POLL_S)
 
 
 @pytest.fixture(autouse=True)
