@@ -106,6 +106,22 @@ class _AssetOptions:
     def key(self, suffix: str) -> AssetKey:
         return AssetKey([*self.key_prefix, f"{self.name}_{suffix}"])
 
+    def multi_asset(
+        self, kind: str, specs: list[AssetSpec], *, checked: tuple[str, str]
+    ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+        """The decorator both factories use; ``checked`` is (table suffix, id column)."""
+        return multi_asset(
+            name=f"{self.name}_{kind}",
+            specs=specs,
+            check_specs=_check_specs(self, *checked),
+            can_subset=True,
+            partitions_def=self.partitions_def,
+            pool=self.pool,
+            required_resource_keys={self.resource_key},
+            retry_policy=self.retry_policy,
+            backfill_policy=self.backfill_policy,
+        )
+
     def spec(
         self, suffix: str, description: str, schema: pa.Schema | None, code_version: str
     ) -> AssetSpec:
@@ -455,17 +471,7 @@ def build_findall_assets(
         ),
     ]
 
-    @multi_asset(
-        name=f"{options.name}_findall",
-        specs=specs,
-        check_specs=_check_specs(options, "entities", "entity_id"),
-        can_subset=True,
-        partitions_def=options.partitions_def,
-        pool=options.pool,
-        required_resource_keys={options.resource_key},
-        retry_policy=options.retry_policy,
-        backfill_policy=options.backfill_policy,
-    )
+    @options.multi_asset("findall", specs, checked=("entities", "entity_id"))
     def _findall(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
         execution = _Execution(
             context, options, kind="FindAll", unit="entities", keep_partial=False
@@ -598,17 +604,7 @@ def build_search_assets(
         ),
     ]
 
-    @multi_asset(
-        name=f"{options.name}_search",
-        specs=specs,
-        check_specs=_check_specs(options, "results", "result_id"),
-        can_subset=True,
-        partitions_def=options.partitions_def,
-        pool=options.pool,
-        required_resource_keys={options.resource_key},
-        retry_policy=options.retry_policy,
-        backfill_policy=options.backfill_policy,
-    )
+    @options.multi_asset("search", specs, checked=("results", "result_id"))
     def _search(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
         execution = _Execution(
             context, options, kind="search", unit="pages", keep_partial=keep_partial_on_timeout

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The long fault-injection suite (200 seeds x 3 asset kinds, about 15 minutes on
+# 2 cores). Prints the summary table; exits non-zero when any run was unclean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m tests.reliability.matrix --seeds "${SEEDS:-200}" "$@"
