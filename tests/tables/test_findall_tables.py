@@ -1,0 +1,162 @@
+"""FindAll payloads to tables: the three read paths agree on every payload, tricky or not."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from scout_dagster import FindAllRequest
+from scout_dagster._tables import (
+    FindAllTables,
+    Provenance,
+    _assemble,
+    _read_python,
+    entity_columns,
+    findall_tables,
+)
+
+PROVENANCE = Provenance("fa-1", "q", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "2026-01-01")
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "website": {"type": "string"},
+        "founded_year": {"type": "integer"},
+        "public": {"type": "boolean"},
+        "score": {"type": "number"},
+    },
+}
+COLUMNS = entity_columns(FindAllRequest("q", output_schema=SCHEMA))
+
+
+def _entity(i: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": f"Company {i}",
+        "website": f"https://www.Company{i}.com/",
+        "founded_year": 2000 + i,
+        "public": i % 2 == 0,
+        "score": i / 3,
+        "source": f"https://en.wikipedia.org/wiki/Company_{i}",
+        **extra,
+    }
+
+
+def _candidate(i: int) -> dict[str, Any]:
+    return {
+        "candidate_id": f"c{i}",
+        "name": f"Company {i}",
+        "url": f"https://company{i}.com",
+        "match_status": "matched" if i % 3 else "unmatched",
+        "output": {"name": {"value": f"Company {i}", "type": "enrichment"}},
+        "basis": [
+            {
+                "field": "name",
+                "citations": [
+                    {"url": f"https://a.test/{i}", "title": "A", "excerpts": ["x", "y"]},
+                    {"url": f"https://b.test/{i}", "title": None, "excerpts": []},
+                ],
+                "reasoning": "r",
+                "confidence": "high",
+            }
+        ],
+    }
+
+
+def _run(entities: list[dict[str, Any]], candidates: Any = "default") -> dict[str, Any]:
+    return {
+        "findall_id": "fa-1",
+        "status": {"status": "completed", "metrics": {"matched_candidates_count": len(entities)}},
+        "query": "q",
+        "entities": entities,
+        "count": len(entities),
+        "credits": 5,
+        "candidates": [_candidate(i) for i in range(len(entities))]
+        if candidates == "default"
+        else candidates,
+    }
+
+
+def _exact(run: dict[str, Any]) -> FindAllTables:
+    entities, candidates = _read_python(run, COLUMNS)
+    return _assemble(entities, candidates, COLUMNS, PROVENANCE, "python")
+
+
+PLAIN = _run([_entity(i) for i in range(7)])
+TRICKY_STRINGS = _run(
+    [_entity(0, name="Brace },{ Co"), _entity(1, name="Ends }]"), _entity(2, name='Spaced }, {"x')]
+)
+NESTED_EXTRA = _run([_entity(0, extra=[{"a": 1}, {"b": 2}]), _entity(1)])
+NESTED_KEY_FIRST = {"metadata": {"entities": [{"name": "decoy"}]}} | _run([_entity(0), _entity(1)])
+
+
+@pytest.mark.parametrize(
+    ("run", "dumps", "expected_path"),
+    [
+        (PLAIN, {"separators": (",", ":")}, "streamed"),
+        (PLAIN, {}, "streamed"),
+        (PLAIN, {"indent": 2}, "document"),
+        (TRICKY_STRINGS, {"separators": (",", ":")}, "document"),
+        (NESTED_EXTRA, {}, "document"),
+        (NESTED_KEY_FIRST, {}, "document"),
+        (_run([]), {}, "streamed"),
+        (_run([_entity(0)], candidates=None), {}, "streamed"),
+        (_run([_entity(0, founded_year="1999")]), {}, "python"),
+        (_run([_entity(0, score="n/a")]), {}, "python"),
+    ],
+    ids=[
+        "compact",
+        "default-dumps",
+        "pretty",
+        "separators-inside-strings",
+        "nested-extra-key",
+        "nested-entities-key-first",
+        "no-entities",
+        "no-candidates",
+        "number-as-text",
+        "not-a-number",
+    ],
+)
+def test_every_path_gives_the_exact_tables(
+    run: dict[str, Any], dumps: dict[str, Any], expected_path: str
+) -> None:
+    tables = findall_tables(json.dumps(run, **dumps).encode(), COLUMNS, PROVENANCE)
+    assert tables.path == expected_path
+    exact = _exact(run)
+    assert tables.entities.equals(exact.entities), tables.entities.to_pylist()
+    assert tables.citations.equals(exact.citations)
+
+
+def test_values_are_typed_and_ids_derived_from_the_entity() -> None:
+    tables = findall_tables(json.dumps(PLAIN).encode(), COLUMNS, PROVENANCE)
+    row = tables.entities.slice(1, 1).to_pylist()[0]
+    assert row["entity_id"] == "company1.com"
+    assert row["founded_year"] == 2001 and row["public"] is False
+    assert row["score"] == pytest.approx(1 / 3)
+    assert row["partition_key"] == "2026-01-01" and row["run_id"] == "fa-1"
+    assert tables.entities.schema.field("founded_year").type == pa.int64()
+    # Citations only for matched candidates, each linked to its entity.
+    matched = [i for i in range(7) if i % 3]
+    assert tables.citations.num_rows == 2 * len(matched)
+    assert set(tables.citations.column("entity_id").to_pylist()) == {
+        f"company{i}.com" for i in matched
+    }
+    assert tables.citations.column("citation_index").to_pylist()[:2] == [0, 1]
+
+
+def test_coercion_on_the_exact_path() -> None:
+    run = copy.deepcopy(PLAIN)
+    run["entities"][0] |= {"founded_year": "1999", "public": "true", "score": "bad"}
+    row = findall_tables(run, COLUMNS, PROVENANCE).entities.to_pylist()[0]
+    assert row["founded_year"] == 1999 and row["public"] is True and row["score"] is None
+
+
+def test_untyped_fields_are_text_and_nested_values_json() -> None:
+    columns = entity_columns(FindAllRequest("q", fields=("name", "founded_year", "tags")))
+    run = _run([_entity(0, tags=["ai", "gpu"])])
+    row = findall_tables(run, columns, PROVENANCE).entities.to_pylist()[0]
+    assert row["founded_year"] == "2000" and row["tags"] == '["ai", "gpu"]'
