@@ -40,6 +40,16 @@ class Redactor:
             return text.replace(self._secret, "***")
         return text
 
+    def value(self, value: Any) -> Any:
+        """``value`` with the secret redacted in every string it holds (decoded JSON)."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, dict):
+            return {self.value(key): self.value(item) for key, item in value.items()}
+        return value
+
     def __repr__(self) -> str:
         return "Redactor(***)"
 
@@ -107,7 +117,7 @@ def raise_for_status(method: str, path: str, response: httpx.Response, redact: R
         status=response.status_code,
         message=redact(message),
         request_id=response.headers.get("x-request-id"),
-        detail=detail,
+        detail=redact.value(detail),
         retry_after_s=parse_retry_after(response.headers.get("retry-after")),
     )
 

@@ -239,7 +239,11 @@ def findall_tables(
     """
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     if all(c.kind != "json" for c in columns):
-        for path, read in (("streamed", _read_streamed), ("document", _read_native)):
+        readers: tuple[tuple[ReadPath, _Reader], ...] = (
+            ("streamed", _read_streamed),
+            ("document", _read_native),
+        )
+        for path, read in readers:
             try:
                 found = read(raw, columns)
             except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -249,6 +253,9 @@ def findall_tables(
     decoded = payload if isinstance(payload, Mapping) else json.loads(raw)
     entities, candidates = _read_python(decoded, columns)
     return _assemble(entities, candidates, columns, provenance, "python")
+
+
+_Reader = Callable[[bytes, Sequence[EntityColumn]], "tuple[pa.Table, pa.StructArray] | None"]
 
 
 def _entity_struct(columns: Sequence[EntityColumn]) -> pa.StructType:

@@ -91,17 +91,20 @@ class _AssetOptions:
     backfill_policy: BackfillPolicy | None
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise ValueError(
                 f"name must be letters, digits and underscores, starting with a letter, "
                 f"got {self.name!r}"
             )
-        if isinstance(self.timeout_s, bool) or not self.timeout_s > 0:
-            raise ValueError(
-                f"timeout_s must be a positive number of seconds, got {self.timeout_s!r}"
-            )
-        if self.credit_budget is not None and self.credit_budget < 1:
-            raise ValueError(f"credit_budget must be at least 1 credit, got {self.credit_budget!r}")
+        # bool is an int to Python, never a number of seconds or credits to a user.
+        timeout = self.timeout_s
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout!r}")
+        budget = self.credit_budget
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+        ):
+            raise ValueError(f"credit_budget must be at least 1 credit, got {budget!r}")
 
     def key(self, suffix: str) -> AssetKey:
         return AssetKey([*self.key_prefix, f"{self.name}_{suffix}"])
@@ -560,7 +563,8 @@ def build_search_assets(
         backfill_policy=backfill_policy,
     )
     request = SearchRequest(
-        queries=tuple(queries),
+        # A bare string is one query, not a list of letters: refuse it by name.
+        queries=queries if isinstance(queries, str) else tuple(queries),  # type: ignore[arg-type]
         objective=objective,
         limit=limit,
         country=country,
