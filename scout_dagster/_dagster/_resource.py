@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -13,6 +14,32 @@ from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
 from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
 
 __all__ = ["ScoutResource"]
+
+#: Keys given as literal strings, by reference. Dagster keeps a resource's
+#: literal config values in its run storage (in the job snapshot), so the
+#: resource's config holds only a reference and the key itself stays in this
+#: process. Each Dagster process that runs an asset imports the code location,
+#: which builds the resource, and with it the same reference, again.
+_LITERAL_KEYS: dict[str, str] = {}
+_KEY_REFERENCE_PREFIX = "scout-key-ref:"
+
+
+def _reference_to(key: str) -> str:
+    reference = _KEY_REFERENCE_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+    _LITERAL_KEYS[reference] = key
+    return reference
+
+
+def _key_behind(value: str) -> str:
+    if not value.startswith(_KEY_REFERENCE_PREFIX):
+        return value
+    try:
+        return _LITERAL_KEYS[value]
+    except KeyError:
+        raise ValueError(
+            "the Scout API key was given as a literal string in another process and is not "
+            "known here; pass it as api_key=EnvVar('SCOUT_API_KEY')"
+        ) from None
 
 
 class ScoutResource(ConfigurableResource["ScoutResource"]):
@@ -73,6 +100,16 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     _client: ScoutClient | None = PrivateAttr(default=None)
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _keep_literal_keys_out_of_config(cls, value: Any) -> Any:
+        # An EnvVar stores only the variable's name; the emulator's key is no secret.
+        if isinstance(value, EnvVar) or not isinstance(value, str) or not value.strip():
+            return value
+        if value.startswith(_KEY_REFERENCE_PREFIX) or value == EMULATOR_API_KEY:
+            return value
+        return _reference_to(value)
+
     @field_validator("base_url", mode="before")
     @classmethod
     def _check_base_url(cls, value: Any) -> Any:
@@ -125,7 +162,7 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     def _build_client(self) -> ScoutClient:
         return ScoutClient(
-            self.api_key,
+            _key_behind(self.api_key),
             base_url=self.base_url,
             timeout=self.request_timeout_s,
             retry=RetryPolicy(
