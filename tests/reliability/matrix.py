@@ -118,7 +118,9 @@ def fault_mix(seed: int) -> FaultMix:
         stream_drop_rate=rng.choice([0.0, 0.2, 0.5]),
         stream_drop_after_events=rng.choice([None, 2, 5]),
         create_cap=1,
-        create_cap_window_s=10.0,
+        # 200 virtual seconds are 1 s of real time at the emulator's speed: the
+        # filler's create still holds the one slot when the run's create comes.
+        create_cap_window_s=200.0,
     )
     return FaultMix(config=config, outage=rng.random() < 0.1, capped=rng.random() < 0.15)
 
@@ -129,6 +131,7 @@ class RunResult:
     kind: str
     outcome: str  # "completed", "clean failure" or "UNCLEAN"
     faults: Counter[str]
+    cause: str = ""  # for a failure: the last line of its error
     rows_lost: int = 0
     rows_duplicated: int = 0
     orphaned_runs: int = 0
@@ -253,7 +256,9 @@ class Matrix:
     def _check_failed(self, outcome: RunResult, result: Any, base: Path, kind: str) -> None:
         outcome.outcome = "clean failure"
         failures = result.get_step_failure_events()
-        message = failures[0].step_failure_data.error.message if failures else ""
+        error = failures[0].step_failure_data.error if failures else None
+        message = error.message if error else ""
+        outcome.cause = message.strip().splitlines()[-1] if message.strip() else ""
         if not any(word in message for word in ("/v1/", " run ")):
             outcome.problems.append(f"failure without a Scout error message: {message[:200]!r}")
         if kind == "partitioned":
@@ -286,7 +291,9 @@ class Summary:
         for kind in sorted(faults):
             yield f"| faults injected: {kind} | {faults[kind]} |"
         yield f"| runs completed | {outcomes['completed']} |"
+        outages = [r for r in results if r.outcome == "clean failure" and fault_mix(r.seed).outage]
         yield f"| clean failures | {outcomes['clean failure']} |"
+        yield f"| of which runs made impossible (outage) | {len(outages)} |"
         yield f"| unclean runs | {outcomes['UNCLEAN']} |"
         yield f"| rows lost | {sum(r.rows_lost for r in results)} |"
         yield f"| rows duplicated | {sum(r.rows_duplicated for r in results)} |"
@@ -314,6 +321,14 @@ def run_matrix(seeds: Iterable[int], kinds: tuple[str, ...] = KINDS) -> Summary:
     return Summary(results, time.monotonic() - started)
 
 
+def _shape(message: str) -> str:
+    """A failure message with its ids and numbers blanked, to group alike ones."""
+    import re
+
+    message = re.sub(r"(fa-[0-9a-f]+|[0-9a-f]{8}-[0-9a-f-]{27}|req_[0-9a-f]+)", "<id>", message)
+    return re.sub(r"\d+(\.\d+)?", "<n>", message)[:160]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -328,6 +343,15 @@ def main() -> int:
     print("| measure | value |\n| --- | --- |")
     for line in summary.lines():
         print(line)
+    causes = Counter(
+        _shape(r.cause)
+        for r in summary.results
+        if r.outcome == "clean failure" and not fault_mix(r.seed).outage
+    )
+    if causes:
+        print("\nclean failures without an outage, by cause:")
+        for cause, count in causes.most_common():
+            print(f"  {count:4d}  {cause}")
     for result in summary.results:
         if result.outcome == "UNCLEAN":
             print(f"UNCLEAN seed {result.seed} {result.kind}: {fault_mix(result.seed).describe()}")
