@@ -31,7 +31,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -178,6 +177,10 @@ class ParquetStore:
         carries its ``partition_key``.
         """
         if partitions is None:
+            # Imported here: pyarrow.dataset imports pandas, half a second that
+            # a code location should not pay at load time.
+            import pyarrow.dataset as ds
+
             root = self.table_path(table_name)
             dataset = ds.dataset(
                 root, filesystem=self.filesystem, format="parquet", exclude_invalid_files=False

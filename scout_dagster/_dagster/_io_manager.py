@@ -11,10 +11,10 @@ annotate their input as ``pandas.DataFrame`` (or ``str`` for a report).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 from dagster import (
     ConfigurableIOManager,
@@ -32,6 +32,14 @@ __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
 #: Where tables go when nothing else is configured: ``SCOUT_DAGSTER_DATA`` or ./data/scout.
 DEFAULT_BASE_PATH = "data/scout"
 REPORT_FILE = "report.md"
+
+
+def _is_pandas_frame_type(annotation: object) -> bool:
+    # Compared by name so that importing this module does not import pandas
+    # (half a second a process for users who never ask for a DataFrame).
+    return getattr(annotation, "__name__", None) == "DataFrame" and str(
+        getattr(annotation, "__module__", "")
+    ).startswith("pandas")
 
 
 def _partition_dict(key: str | MultiPartitionKey) -> dict[str, str]:
@@ -75,7 +83,8 @@ class ScoutParquetIOManager(ConfigurableIOManager):
             uri = self.store.write_text(name, REPORT_FILE, obj, partition)
             context.add_output_metadata({"dagster/uri": MetadataValue.path(uri)})
             return
-        if isinstance(obj, pd.DataFrame):
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(obj, pandas.DataFrame):
             obj = pa.Table.from_pandas(obj, preserve_index=False)
         if not isinstance(obj, pa.Table):
             raise TypeError(
@@ -106,6 +115,6 @@ class ScoutParquetIOManager(ConfigurableIOManager):
             parts = partitions or [None]  # type: ignore[list-item]
             return "\n\n".join(self.store.read_text(name, REPORT_FILE, p) for p in parts)
         table = self.store.read(name, partitions)
-        if wanted is pd.DataFrame:
+        if _is_pandas_frame_type(wanted):
             return table.to_pandas()
         return table
