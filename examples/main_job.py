@@ -58,10 +58,14 @@ def _run(jobs: list[tuple[JobDefinition, str | None]], instance: DagsterInstance
     print(f"Tables are under {os.environ['SCOUT_DAGSTER_DATA']}")
     print("Read them back with: .venv/bin/python -m examples.read_back")
     if not os.environ.get("SCOUT_API_KEY"):
+        from scout_dagster._local_emulator import emulator_pid, emulator_url
+
+        url = emulator_url()
+        pid = emulator_pid(url)
+        stop = f"stop it with `kill {pid}`" if pid else "stop it with Ctrl-C where it runs"
         print(
             "(Ran against the local Scout emulator: synthetic data, no credits spent. "
-            "It keeps running on 127.0.0.1:8787 for the next run; stop it with "
-            "`pkill -f scout_dagster.emulator`.)"
+            f"It keeps running at {url} for the next run; {stop}.)"
         )
     return 0
 

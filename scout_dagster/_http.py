@@ -60,11 +60,23 @@ def translate_transport_errors(method: str, path: str, redact: Redactor) -> Iter
     try:
         yield
     except httpx.TimeoutException as exc:
-        message = redact(f"timed out ({type(exc).__name__}: {exc})")
+        message = redact(f"timed out ({type(exc).__name__}: {exc}) waiting for {_origin(exc)}")
         raise ScoutTimeoutError(message, method=method, path=path) from None
     except httpx.TransportError as exc:
-        message = redact(f"connection failed ({type(exc).__name__}: {exc})")
+        message = redact(
+            f"connection failed ({type(exc).__name__}: {exc}) reaching {_origin(exc)}; "
+            "check the network and the base URL (SCOUT_BASE_URL)"
+        )
         raise ScoutConnectionError(message, method=method, path=path) from None
+
+
+def _origin(exc: httpx.RequestError) -> str:
+    """Scheme, host and port of the failed request: where it tried to go."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised without a request attached
+        return "the server"
+    return f"{url.scheme}://{url.netloc.decode()}"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -111,6 +123,10 @@ def raise_for_status(method: str, path: str, response: httpx.Response, redact: R
     if not response.is_closed:
         response.read()
     message, detail = _server_message(response)
+    if response.status_code == 404 and message == "Not Found":
+        # The web framework's own 404, not the API's "run ... not found": the
+        # base URL most likely points somewhere that is not the Scout API.
+        message += f" (no such endpoint: {response.request.url}; check SCOUT_BASE_URL)"
     raise error_for_status(
         method=method,
         path=path,

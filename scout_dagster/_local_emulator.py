@@ -22,6 +22,7 @@ import httpx
 __all__ = [
     "DEFAULT_EMULATOR_PORT",
     "EMULATOR_API_KEY",
+    "emulator_pid",
     "emulator_url",
     "ensure_local_emulator",
 ]
@@ -45,6 +46,15 @@ _HEALTH_POLL_S = 0.1
 def emulator_url(port: int | None = None) -> str:
     port = port or int(os.environ.get("SCOUT_EMULATOR_PORT", DEFAULT_EMULATOR_PORT))
     return f"http://127.0.0.1:{port}"
+
+
+def emulator_pid(url: str) -> int | None:
+    """The process id of the emulator answering at ``url``, if one does."""
+    try:
+        pid = httpx.get(f"{url}/_emulator/health", timeout=1.0).json().get("pid")
+    except (httpx.HTTPError, ValueError):
+        return None
+    return pid if isinstance(pid, int) else None
 
 
 def _healthy(url: str) -> bool:

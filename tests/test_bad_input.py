@@ -423,6 +423,9 @@ def test_the_api_refusing_the_create_fails_with_method_path_status_and_message(
     attempts = [(r.method, r.path, r.status) for r in emulator.ledger.requests]
     assert attempts == [("POST", path, status)] * _ATTEMPTS.get(status, 1)
     request_id = emulator.ledger.requests[-1].request_id
+    if status == 404:
+        # A bare "Not Found" is a web framework's 404: the base URL is the suspect.
+        message += f" (no such endpoint: {emulator.url}{path}; check SCOUT_BASE_URL)"
     assert description == (
         f"POST {path} returned {status}: {message} (request id {request_id})"
         f"{_HINTS.get(status, '')}"

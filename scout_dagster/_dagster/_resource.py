@@ -123,13 +123,20 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
     def from_env(cls) -> ScoutResource:
         """The real API when ``SCOUT_API_KEY`` is set, else the local emulator.
 
-        Makes no network call: the emulator is only found or started when an
-        asset first uses the resource.
+        ``SCOUT_BASE_URL`` without ``SCOUT_API_KEY`` is an error, not the
+        emulator. Makes no network call: the emulator is only found or
+        started when an asset first uses the resource.
         """
+        base_url = os.environ.get("SCOUT_BASE_URL", "").strip()
         if os.environ.get("SCOUT_API_KEY", "").strip():
-            return cls(
-                api_key=EnvVar("SCOUT_API_KEY"),
-                base_url=os.environ.get("SCOUT_BASE_URL", "").strip() or DEFAULT_BASE_URL,
+            return cls(api_key=EnvVar("SCOUT_API_KEY"), base_url=base_url or DEFAULT_BASE_URL)
+        if base_url:
+            # Someone meant a particular service; do not quietly use the emulator.
+            raise ValueError(
+                f"SCOUT_BASE_URL is set ({base_url}) but SCOUT_API_KEY is not: set the key "
+                "for that service (for an emulator you run yourself, its key, "
+                f"{EMULATOR_API_KEY!r} by default), or unset SCOUT_BASE_URL to use the "
+                "local emulator"
             )
         get_dagster_logger().warning(
             "SCOUT_API_KEY is not set: Scout assets will run against the LOCAL EMULATOR "

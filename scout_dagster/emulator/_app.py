@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import secrets
 import uuid
 from typing import Literal
@@ -308,7 +309,14 @@ class _Api:
     # -- /_emulator ------------------------------------------------------------------
 
     async def admin_health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "version": emulator_version(), "api_version": API_VERSION})
+        return JSONResponse(
+            {
+                "ok": True,
+                "version": emulator_version(),
+                "api_version": API_VERSION,
+                "pid": os.getpid(),  # so whoever started a shared emulator can stop that one
+            }
+        )
 
     async def admin_ledger(self, request: Request) -> Response:
         ledger = self.state.ledger

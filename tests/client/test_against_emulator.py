@@ -240,7 +240,10 @@ def test_slow_responses_time_out_and_are_retried(emulator: EmulatorServer) -> No
 def test_slow_responses_beyond_every_attempt_raise_timeout(emulator: EmulatorServer) -> None:
     emulator.faults.configure(FaultConfig(slow_rate=1.0, slow_s=1.0))
     client, _ = make_client(emulator, timeout=0.2, retry=RetryPolicy(max_attempts=2))
-    with pytest.raises(ScoutTimeoutError, match=r"GET /v1/findall/runs/fa-x: timed out"):
+    with pytest.raises(
+        ScoutTimeoutError,
+        match=r"GET /v1/findall/runs/fa-x: timed out .* waiting for http://127\.0\.0\.1:",
+    ):
         client.get_findall_run("fa-x")
 
 
@@ -265,8 +268,24 @@ def test_connection_refused_is_a_connection_error() -> None:
         retry=RetryPolicy(max_attempts=2),
         sleep=lambda s: None,
     )
-    with pytest.raises(ScoutConnectionError, match="GET /v1/searches/s-1: connection failed"):
+    with pytest.raises(ScoutConnectionError) as caught:
         client.get_search_run("s-1")
+    message = str(caught.value)
+    assert message.startswith("GET /v1/searches/s-1: connection failed (ConnectError: ")
+    assert message.endswith(
+        "reaching http://127.0.0.1:9; check the network and the base URL (SCOUT_BASE_URL)"
+    )
+
+
+def test_a_base_url_that_is_not_the_api_says_so(emulator: EmulatorServer) -> None:
+    client, _ = make_client(emulator, retry=RetryPolicy(max_attempts=1))
+    client = ScoutClient(TEST_KEY, base_url=f"{emulator.url}/api", sleep=lambda s: None)
+    with pytest.raises(ScoutNotFoundError) as caught:
+        client.create_findall_run(QUERY)
+    assert (
+        f"POST /v1/findall/runs returned 404: Not Found (no such endpoint: {emulator.url}/api"
+        "/v1/findall/runs; check SCOUT_BASE_URL)"
+    ) in str(caught.value)
 
 
 def test_stream_gives_up_when_every_reconnect_fails(emulator: EmulatorServer) -> None:

@@ -66,3 +66,21 @@ def test_with_a_key_it_uses_the_real_api() -> None:
 
     facts, _ = _load({"SCOUT_API_KEY": "sk-live-abc", "SCOUT_BASE_URL": "https://eu.scout.test/v1"})
     assert facts["base_url"] == "https://eu.scout.test"
+
+
+def test_a_base_url_without_a_key_is_an_error_not_the_emulator() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import definitions"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SCOUT_")}
+        | {"SCOUT_BASE_URL": "https://eu.scout.test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert (
+        "SCOUT_BASE_URL is set (https://eu.scout.test) but SCOUT_API_KEY is not: set the key "
+        "for that service (for an emulator you run yourself, its key, 'scout-emulator-key' by "
+        "default), or unset SCOUT_BASE_URL to use the local emulator"
+    ) in done.stderr
