@@ -6,9 +6,8 @@ For each size, a completed FindAll run with that many entities is written to
 a temporary file (as the server would send it), and three paths turn it into
 a Parquet file, each in a fresh subprocess so peak memory is its own:
 
-- ours: ``findall_tables`` (the entities read by pyarrow's JSON reader as
-  NDJSON against the explicit schema, ids and provenance vectorized) and
-  ``ParquetStore.write``;
+- ours: ``findall_tables`` (pyarrow's JSON reader on the response against
+  the explicit schema, ids and provenance vectorized) and ``ParquetStore.write``;
 - pandas: ``json.loads`` + ``pandas.json_normalize`` + ``to_parquet``;
 - arrow-ndjson: pyarrow's native JSON reader on the same entities as NDJSON
   (the data pre-converted outside the timing) + ``pyarrow.parquet.write_table``.
@@ -117,7 +116,7 @@ def run_path(path: str, input_file: str, out_dir: str) -> None:
         store.write("entities", tables.entities)
         store.write("citations", tables.citations)
         rows = tables.entities.num_rows
-        assert tables.path == "streamed", tables.path
+        assert tables.path == "document", tables.path
     elif path == "pandas":
         decoded = json.loads(data)
         frame = pd.json_normalize(decoded["entities"])
