@@ -22,6 +22,7 @@ import argparse
 import statistics
 
 from scout_dagster import FindAllRequest, RunFollower, ScoutClient
+from scout_dagster._tables import findall_facts
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer
 
 
@@ -37,7 +38,7 @@ def measure(
         before = len(server.ledger.requests)
         result = follower.run_findall(FindAllRequest(f"benchmark query {index}", limit=5))
         seen = server.clock.now()
-        client.get_findall_run_with_raw(result.run.findall_id)  # the asset's final read
+        client.get_findall_run_body(result.run.findall_id, check=findall_facts)  # the asset's read
         snapshot = server.ledger.run(result.run.findall_id)
         completed = snapshot.created_at + config.queued_s + config.findall_duration_s
         latencies.append((seen - completed) * 1000 / config.speed)

@@ -57,6 +57,7 @@ log = logging.getLogger("scout_dagster.client")
 FindAllGenerator = Literal["base", "core", "pro"]
 SearchDepth = Literal["shallow", "standard", "deep"]
 _Model = TypeVar("_Model", FindAllRun, SearchRun)
+_Checked = TypeVar("_Checked")
 
 #: FindAll paths as documented; Scout's SDKs use the ``/v1/lists`` alias,
 #: which the emulator serves too.
@@ -290,30 +291,29 @@ class ScoutClient:
         """``GET /v1/findall/runs/{findall_id}``."""
         return self._call(FindAllRun, "GET", f"{FINDALL_PREFIX}/runs/{findall_id}")
 
-    def get_findall_run_with_raw(self, findall_id: str) -> tuple[FindAllRun, bytes]:
-        """``GET /v1/findall/runs/{findall_id}``, also returning the body's bytes.
+    def get_findall_run_body(
+        self, findall_id: str, *, check: Callable[[bytes], _Checked]
+    ) -> tuple[_Checked, bytes]:
+        """``GET /v1/findall/runs/{findall_id}`` as raw bytes, with ``check`` of them.
 
-        The bytes feed the table builder's vectorized path (large runs never
-        go through Python objects there); the parsed run is for its facts.
+        For runs too large to go through Python objects (a million entities is
+        a ~200 MB body): ``check`` reads what the caller needs from the bytes
+        (say, with pyarrow) and raises ``ValueError`` when they are not the
+        JSON it expects; that is retried like a dropped connection.
         """
         path = f"{FINDALL_PREFIX}/runs/{findall_id}"
 
-        def decode(method: str, path: str, response: httpx.Response) -> tuple[FindAllRun, bytes]:
+        def decode(method: str, path: str, response: httpx.Response) -> tuple[_Checked, bytes]:
             try:
-                return FindAllRun.model_validate_json(response.content), response.content
-            except pydantic.ValidationError as exc:
-                if any(error["type"] == "json_invalid" for error in exc.errors()):
-                    raise ScoutDecodeError(
-                        f"response {response.status_code} is not valid JSON",
-                        method=method,
-                        path=path,
-                    ) from None
-                raise
+                return check(response.content), response.content
+            except ValueError as exc:
+                raise ScoutDecodeError(
+                    f"response {response.status_code} is not the run object expected ({exc})",
+                    method=method,
+                    path=path,
+                ) from None
 
-        try:
-            result: tuple[FindAllRun, bytes] = self._request("GET", path, decode=decode)
-        except pydantic.ValidationError as exc:
-            raise _shape_error(FindAllRun, exc, "GET", path) from None
+        result: tuple[_Checked, bytes] = self._request("GET", path, decode=decode)
         return result
 
     def cancel_findall_run(

@@ -41,10 +41,12 @@ __all__ = [
     "DEFAULT_FINDALL_FIELDS",
     "PROVENANCE_COLUMNS",
     "EntityColumn",
+    "FindAllFacts",
     "FindAllTables",
     "Provenance",
     "SearchTables",
     "entity_columns",
+    "findall_facts",
     "findall_tables",
     "search_tables",
 ]
@@ -223,6 +225,48 @@ _CANDIDATE_STRUCT = pa.struct(
         ("basis", pa.list_(_BASIS_STRUCT)),
     ]
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class FindAllFacts:
+    """What a materialization records of a finished FindAll run, read from its
+    body without building its entities as Python objects."""
+
+    run_id: str
+    count: int
+    credits: int
+    error: str | None
+    completed_at: dt.datetime | None
+
+
+_FACTS_SCHEMA = pa.schema(
+    [
+        ("findall_id", pa.string()),
+        ("count", pa.int64()),
+        ("credits", pa.int64()),
+        ("error", pa.string()),
+        ("completedAt", pa.string()),
+    ]
+)
+
+
+def findall_facts(raw: bytes) -> FindAllFacts:
+    """The run's id, count, credits, error and completion time from its body.
+
+    Raises ``ValueError`` (``pyarrow.ArrowInvalid``) when the body is not a
+    FindAll run object: the client then reads it again.
+    """
+    row = read_document(raw, _FACTS_SCHEMA).to_pylist()[0]
+    if not row["findall_id"]:
+        raise pa.ArrowInvalid("the body has no findall_id")
+    completed = row["completedAt"]
+    return FindAllFacts(
+        run_id=row["findall_id"],
+        count=row["count"] or 0,
+        credits=row["credits"] or 0,
+        error=row["error"],
+        completed_at=dt.datetime.fromisoformat(completed) if completed else None,
+    )
 
 
 def findall_tables(

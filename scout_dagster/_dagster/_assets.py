@@ -52,6 +52,7 @@ from .._tables import (
     Provenance,
     entities_schema,
     entity_columns,
+    findall_facts,
     findall_tables,
     search_tables,
 )
@@ -487,9 +488,20 @@ def build_findall_assets(
                 adopt_run_id=execution.run_to_adopt(),
                 on_started=execution.on_started,
             )
-            final, raw = execution.client.get_findall_run_with_raw(result.run.findall_id)
+            # The body is read as bytes and its facts by pyarrow: a run of a
+            # million entities never becomes a million Python dicts here.
+            facts, raw = execution.client.get_findall_run_body(
+                result.run.findall_id, check=findall_facts
+            )
         except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
+        final = result.run.model_copy(
+            update={
+                "credits": facts.credits,
+                "count": facts.count,
+                "completed_at": facts.completed_at or result.run.completed_at,
+            }
+        )
         tables = findall_tables(
             raw, columns, execution.provenance(final.findall_id, rendered.query, final)
         )

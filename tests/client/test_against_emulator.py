@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from scout_dagster import (
+    FindAllRun,
     RetryPolicy,
     RunState,
     ScoutAPIError,
@@ -375,3 +376,16 @@ def test_requests_carry_the_contract_headers(emulator: EmulatorServer) -> None:
     assert record.scout_version == "2026-06-21"
     assert record.user_agent and record.user_agent.startswith("scout-dagster/")
     assert record.idempotency_key
+
+
+def test_a_run_body_is_read_as_bytes_and_checked(emulator: EmulatorServer) -> None:
+    from scout_dagster._tables import findall_facts
+
+    client, sleeps = make_client(emulator)
+    run = client.run_findall(QUERY, limit=4)
+    emulator.faults.inject("malformed_json", times=1, method="GET")
+    facts, body = client.get_findall_run_body(run.findall_id, check=findall_facts)
+    assert len(sleeps) == 1, "the malformed body was read again"
+    assert facts.run_id == run.findall_id and facts.count == 4 and facts.credits == run.credits
+    assert facts.completed_at == run.completed_at
+    assert FindAllRun.model_validate_json(body).findall_id == run.findall_id
