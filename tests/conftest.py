@@ -54,6 +54,21 @@ def emulator(fast_emulator_server: EmulatorServer) -> EmulatorServer:
 
 
 @pytest.fixture(scope="module")
+def slow_emulator_server() -> Iterator[EmulatorServer]:
+    # 10x: FindAll runs take 4 s and searches 3 s of real time, long enough for
+    # deadlines of a second or so to pass, or a worker to be killed, mid-run.
+    config = EmulatorConfig(speed=10.0, keepalive_s=0.2, stream_tick_s=0.005)
+    with EmulatorServer(config=config, api_key=TEST_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def slow_emulator(slow_emulator_server: EmulatorServer) -> EmulatorServer:
+    slow_emulator_server.state.reset()
+    return slow_emulator_server
+
+
+@pytest.fixture(scope="module")
 def manual_emulator_server() -> Iterator[EmulatorServer]:
     config = EmulatorConfig(keepalive_s=0.1, stream_tick_s=0.005)
     with EmulatorServer(config=config, clock=ManualClock(), api_key=TEST_KEY) as server:

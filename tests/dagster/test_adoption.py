@@ -194,19 +194,3 @@ def test_a_killed_process_leaves_a_run_the_next_attempt_adopts(
     assert slow_emulator.ledger.run(remote.run_id).state == "completed"
     rows = _rows_of(job_environment)
     assert set(rows["run_id"]) == {remote.run_id} and len(rows) == 5
-
-
-@pytest.fixture(scope="module")
-def slow_emulator_server() -> Iterator[EmulatorServer]:
-    from scout_dagster.emulator import EmulatorConfig
-
-    # FindAll runs take 4 s of real time: long enough to kill a worker mid-wait.
-    config = EmulatorConfig(speed=10.0, keepalive_s=0.2, stream_tick_s=0.005)
-    with EmulatorServer(config=config, api_key=TEST_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def slow_emulator(slow_emulator_server: EmulatorServer) -> EmulatorServer:
-    slow_emulator_server.state.reset()
-    return slow_emulator_server

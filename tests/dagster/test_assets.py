@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import _thread
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from scout_dagster._tables import (
     entities_schema,
     entity_columns,
 )
-from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig
+from scout_dagster.emulator import EmulatorServer, FaultConfig
 from tests.conftest import TEST_KEY, make_client, wait_until
 
 QUERY = "S-1 stage AI infrastructure companies"
@@ -67,21 +66,6 @@ def metadata_of(result: ExecuteInProcessResult, key: str) -> dict[str, Any]:
         if materialization.asset_key == AssetKey(key):
             return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     raise AssertionError(f"no materialization of {key}")
-
-
-@pytest.fixture(scope="module")
-def slow_emulator_server() -> Iterator[EmulatorServer]:
-    # 10x: FindAll runs take 4 s and searches 3 s of real time, long enough for
-    # deadlines of a second or so to pass while they run.
-    config = EmulatorConfig(speed=10.0, keepalive_s=0.2, stream_tick_s=0.005)
-    with EmulatorServer(config=config, api_key=TEST_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def slow_emulator(slow_emulator_server: EmulatorServer) -> EmulatorServer:
-    slow_emulator_server.state.reset()
-    return slow_emulator_server
 
 
 # ---------------------------------------------------------------- FindAll
