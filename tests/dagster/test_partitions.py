@@ -209,3 +209,18 @@ def test_data_version_changes_only_with_content(emulator: EmulatorServer, tmp_pa
     assert runs[0] != runs[1], "two remote runs"
     assert data_version(first) == data_version(second), "same rows, same version"
     assert data_version(first) != data_version(third)
+
+
+def test_a_partitioned_asset_run_without_a_partition_fails_clearly(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    assets = build_findall_assets("news", "news on {partition_key}", partitions_def=DAILY)
+    result = materialize([assets], resources=resources(emulator, tmp_path), raise_on_error=False)
+    assert not result.success
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None
+    assert (
+        "query needs {partition_key}, which this run does not provide: materialize a partition "
+        "of this asset (a run needs a partition key)"
+    ) in error.message
+    assert emulator.ledger.requests == []
