@@ -17,8 +17,6 @@ def main(base: str) -> None:
             continue
         frame = pd.read_parquet(table)
         print(f"{table.name}: {len(frame)} rows, columns {list(frame.columns)}")
-        if "credits" in frame.columns:
-            print(frame["credits"].describe())
     report = next(root.glob("ev_market_report/**/report.md"), None)
     if report is not None:
         print(f"\nreport ({report}):\n" + report.read_text()[:600])

@@ -435,7 +435,7 @@ class RunFollower:
         current = kind.get(self.client, run_id)
         if current.state.is_terminal:
             # It finished between our last look and now: use it, never cancel it.
-            return self._finish(kind, current, started, adopted, "stream")
+            return self._finish(kind, current, started, adopted, followed_by="stream")
         kind.cancel(self.client, run_id)
         final = self._read_until_terminal(kind, run_id)
         waited = self._clock() - started

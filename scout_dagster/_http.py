@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 
 from ._errors import (
-    ScoutAPIError,
     ScoutConnectionError,
     ScoutDecodeError,
     ScoutTimeoutError,
@@ -149,7 +148,3 @@ def decode_json(method: str, path: str, response: httpx.Response) -> Any:
             method=method,
             path=path,
         ) from None
-
-
-def is_api_error(exc: BaseException, *statuses: int) -> bool:
-    return isinstance(exc, ScoutAPIError) and exc.status in statuses

@@ -206,6 +206,3 @@ class SearchRequest:
             freshness=self.freshness,
             idempotency_key=idempotency_key,
         )
-
-
-RunRequest = FindAllRequest | SearchRequest

@@ -111,30 +111,43 @@ class ParquetStore:
     # ------------------------------------------------------------ write
 
     def write(
-        self,
-        table_name: str,
-        table: pa.Table,
-        partition: Mapping[str, str] | None = None,
-        *,
-        metadata: Mapping[str, str] | None = None,
+        self, table_name: str, table: pa.Table, partition: Mapping[str, str] | None = None
     ) -> WrittenTable:
         """Replace the table (or one partition of it) with ``table``, atomically."""
+
+        def write_parquet(sink: pa.NativeFile) -> None:
+            pq.write_table(
+                table, sink, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL
+            )
+
+        final = self._replace(table_name, DATA_FILE, partition, write_parquet)
+        size = self.filesystem.get_file_info(final).size or 0
+        return WrittenTable(uri=self.uri_of(final), rows=table.num_rows, bytes=size)
+
+    def write_text(
+        self, table_name: str, file_name: str, text: str, partition: Mapping[str, str] | None
+    ) -> str:
+        """Write a text file (a report) beside a table's data, atomically likewise."""
+        return self.uri_of(
+            self._replace(table_name, file_name, partition, lambda sink: sink.write(text.encode()))
+        )
+
+    def _replace(
+        self,
+        table_name: str,
+        file_name: str,
+        partition: Mapping[str, str] | None,
+        write: Callable[[pa.NativeFile], object],
+    ) -> str:
+        """Write ``file_name`` in the table's (partition's) folder so that a reader
+        sees the old file or the new one, never part of one. Returns its path."""
         folder = self.partition_path(table_name, partition)
         self.filesystem.create_dir(folder, recursive=True)
-        final = f"{folder}/{DATA_FILE}"
-        if metadata:
-            extra = {key.encode(): value.encode() for key, value in metadata.items()}
-            merged = {**(table.schema.metadata or {}), **extra}
-            table = table.replace_schema_metadata(merged)
-        target = f"{folder}/.{DATA_FILE}.{uuid.uuid4().hex}.tmp" if self._local else final
+        final = f"{folder}/{file_name}"
+        target = f"{folder}/.{file_name}.{uuid.uuid4().hex}.tmp" if self._local else final
         try:
             with self.filesystem.open_output_stream(target) as sink:
-                pq.write_table(
-                    table,
-                    sink,
-                    compression=COMPRESSION,
-                    compression_level=COMPRESSION_LEVEL,
-                )
+                write(sink)
             if self._before_replace is not None:
                 self._before_replace(target)
             if self._local:
@@ -143,27 +156,17 @@ class ParquetStore:
             if self._local:
                 _remove_quietly(target)
             raise
-        size = self.filesystem.get_file_info(final).size or 0
-        return WrittenTable(uri=self.uri_of(final), rows=table.num_rows, bytes=size)
-
-    def write_text(
-        self, table_name: str, file_name: str, text: str, partition: Mapping[str, str] | None
-    ) -> str:
-        """Write a text file (a report) beside a table's data, atomically likewise."""
-        folder = self.partition_path(table_name, partition)
-        self.filesystem.create_dir(folder, recursive=True)
-        final = f"{folder}/{file_name}"
-        target = f"{folder}/.{file_name}.{uuid.uuid4().hex}.tmp" if self._local else final
-        with self.filesystem.open_output_stream(target) as sink:
-            sink.write(text.encode())
-        if self._local:
-            os.replace(target, final)
-        return self.uri_of(final)
+        return final
 
     # ------------------------------------------------------------ read
 
-    def exists(self, table_name: str, partition: Mapping[str, str] | None = None) -> bool:
-        path = f"{self.partition_path(table_name, partition)}/{DATA_FILE}"
+    def exists(
+        self,
+        table_name: str,
+        partition: Mapping[str, str] | None = None,
+        file_name: str = DATA_FILE,
+    ) -> bool:
+        path = f"{self.partition_path(table_name, partition)}/{file_name}"
         return bool(self.filesystem.get_file_info(path).type == pafs.FileType.File)
 
     def read(

@@ -25,7 +25,7 @@ from dagster import (
 )
 from pydantic import Field, PrivateAttr
 
-from .._storage import SINGLE_DIMENSION, ParquetStore
+from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore
 
 __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
 
@@ -106,10 +106,11 @@ class ScoutParquetIOManager(ConfigurableIOManager):
         if context.has_asset_partitions:
             # Only partitions that were materialized: a downstream asset that
             # takes every partition must not fail on the ones not yet run.
+            file_name = REPORT_FILE if wanted is str else DATA_FILE
             partitions = [
                 p
                 for p in (_partition_dict(key) for key in context.asset_partition_keys)
-                if self.store.exists(name, p) or wanted is str
+                if self.store.exists(name, p, file_name)
             ]
         if wanted is str:
             parts = partitions or [None]  # type: ignore[list-item]

@@ -378,3 +378,19 @@ def test_resource_never_shows_its_key() -> None:
     assert resource.base_url == "https://core.usescout.sh"
     with pytest.raises(Exception, match="base_url must be an absolute http"):
         ScoutResource(api_key=TEST_KEY, base_url="core.usescout.sh")
+
+
+def test_a_downstream_asset_gets_the_report_as_text(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    assets = build_search_assets("ev", ["ev market trends"], objective="Why?")
+
+    @asset(io_manager_key="scout_io_manager")
+    def report_length(ev_report: str) -> pa.Table:
+        return pa.table({"chars": [len(ev_report)], "cites_first_source": ["[1]" in ev_report]})
+
+    result = materialize([assets, report_length], resources=resources(emulator, tmp_path))
+    assert result.success
+    written = (tmp_path / "ev_report" / "report.md").read_text()
+    row = pq.read_table(tmp_path / "report_length" / "data.parquet").to_pylist()[0]
+    assert row == {"chars": len(written), "cites_first_source": True}
