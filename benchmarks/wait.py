@@ -22,7 +22,7 @@ import argparse
 import statistics
 
 from scout_dagster import FindAllRequest, RunFollower, ScoutClient
-from scout_dagster._tables import findall_facts
+from scout_dagster._tables import entity_columns, read_findall
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer
 
 
@@ -36,9 +36,15 @@ def measure(
     config = server.config
     for index in range(runs):
         before = len(server.ledger.requests)
-        result = follower.run_findall(FindAllRequest(f"benchmark query {index}", limit=5))
+        request = FindAllRequest(f"benchmark query {index}", limit=5)
+        columns = entity_columns(request)
+        result = follower.run_findall(request)
         seen = server.clock.now()
-        client.get_findall_run_body(result.run.findall_id, check=findall_facts)  # the asset's read
+        # the asset's read
+        client.get_findall_run_body(
+            result.run.findall_id,
+            check=lambda raw: read_findall(raw, columns),  # noqa: B023 (called at once)
+        )
         snapshot = server.ledger.run(result.run.findall_id)
         completed = snapshot.created_at + config.queued_s + config.findall_duration_s
         latencies.append((seen - completed) * 1000 / config.speed)

@@ -14,11 +14,12 @@ column spec (the requested fields or output schema), never on the data, so
 partitions of one table always read together.
 
 FindAll payloads can be large (a million entities is a ~200 MB response), so
-the entities and citations are built from the response bytes by pyarrow's
-JSON reader against an explicit schema, vectorized end to end. A payload that
-does not fit that schema (a number where the field is text, a nested value)
-takes an exact Python path instead that coerces value by value; both give
-identical tables.
+a run body is read once (:func:`read_findall`), from its bytes, by pyarrow's
+JSON reader against an explicit schema: the entities in pieces on every core
+with their ids derived on the same threads (see :mod:`._arrow_json`), the
+candidates and the run's facts beside them. A payload that does not fit that
+schema (a number where the field is text, a nested value) takes an exact
+Python path instead that coerces value by value; both give identical tables.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrow_json import read_document
+from ._arrow_json import read_array_field
 from ._models import SearchRun
 from ._requests import FindAllRequest
 
@@ -41,13 +42,14 @@ __all__ = [
     "DEFAULT_FINDALL_FIELDS",
     "PROVENANCE_COLUMNS",
     "EntityColumn",
+    "FindAllBody",
     "FindAllFacts",
     "FindAllTables",
     "Provenance",
     "SearchTables",
     "entity_columns",
-    "findall_facts",
     "findall_tables",
+    "read_findall",
     "search_tables",
 ]
 
@@ -239,34 +241,78 @@ class FindAllFacts:
     completed_at: dt.datetime | None
 
 
-_FACTS_SCHEMA = pa.schema(
-    [
-        ("findall_id", pa.string()),
-        ("count", pa.int64()),
-        ("credits", pa.int64()),
-        ("error", pa.string()),
-        ("completedAt", pa.string()),
-    ]
-)
+_FACTS_FIELDS = [
+    ("findall_id", pa.string()),
+    ("count", pa.int64()),
+    ("credits", pa.int64()),
+    ("error", pa.string()),
+    ("completedAt", pa.string()),
+]
 
 
-def findall_facts(raw: bytes) -> FindAllFacts:
-    """The run's id, count, credits, error and completion time from its body.
+def _facts(row: Mapping[str, Any]) -> FindAllFacts:
+    run_id = row.get("findall_id")
+    if not run_id or not isinstance(run_id, str):
+        raise ValueError("the body has no findall_id")
+    completed = row.get("completedAt")
+    try:
+        return FindAllFacts(
+            run_id=run_id,
+            count=int(row.get("count") or 0),
+            credits=int(row.get("credits") or 0),
+            error=_text(row.get("error")),
+            completed_at=dt.datetime.fromisoformat(completed) if completed else None,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"the body's count, credits or completedAt is unreadable ({exc})"
+        ) from None
 
-    Raises ``ValueError`` (``pyarrow.ArrowInvalid``) when the body is not a
-    FindAll run object: the client then reads it again.
+
+@dataclasses.dataclass(frozen=True)
+class FindAllBody:
+    """A finished FindAll run's body, read once: its facts, and its entities
+    (ids and requested fields) and candidates before provenance is added."""
+
+    facts: FindAllFacts
+    columns: tuple[EntityColumn, ...]
+    entities: pa.Table
+    candidates: pa.StructArray
+    path: ReadPath
+
+    def tables(self, provenance: Provenance) -> FindAllTables:
+        """The entities and citations tables, every row with ``provenance``."""
+        n = self.entities.num_rows
+        entities = pa.Table.from_arrays(
+            [*self.entities.columns, *[array for _, array in provenance.columns(n)]],
+            schema=entities_schema(self.columns),
+        )
+        citations = _citations(self.candidates, provenance)
+        return FindAllTables(entities=entities, citations=citations, path=self.path)
+
+
+def read_findall(
+    payload: bytes | Mapping[str, Any], columns: Sequence[EntityColumn]
+) -> FindAllBody:
+    """A finished FindAll run object, as the server sent it: raw bytes (fastest)
+    or already decoded.
+
+    Two paths give the same result: pyarrow reading the bytes against the
+    declared types (see :mod:`._arrow_json`), and the exact Python path for
+    payloads that do not fit them. Raises ``ValueError`` when the payload is
+    not a FindAll run object (not JSON, not an object, no ``findall_id``).
     """
-    row = read_document(raw, _FACTS_SCHEMA).to_pylist()[0]
-    if not row["findall_id"]:
-        raise pa.ArrowInvalid("the body has no findall_id")
-    completed = row["completedAt"]
-    return FindAllFacts(
-        run_id=row["findall_id"],
-        count=row["count"] or 0,
-        credits=row["credits"] or 0,
-        error=row["error"],
-        completed_at=dt.datetime.fromisoformat(completed) if completed else None,
-    )
+    columns = tuple(columns)
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if all(c.kind != "json" for c in columns):
+        try:
+            return _read_native(raw, columns)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # the payload does not fit the declared types: take the exact path
+    decoded = payload if isinstance(payload, Mapping) else json.loads(raw)
+    if not isinstance(decoded, Mapping):
+        raise ValueError(f"the body is a JSON {type(decoded).__name__}, not a run object")
+    return _read_python(decoded, columns)
 
 
 def findall_tables(
@@ -274,24 +320,8 @@ def findall_tables(
     columns: Sequence[EntityColumn],
     provenance: Provenance,
 ) -> FindAllTables:
-    """Entities and citations of a finished FindAll run.
-
-    ``payload`` is the run object as the server sent it: raw bytes (fastest)
-    or already decoded. Two paths give the same tables: the whole document
-    read by pyarrow (see :mod:`._arrow_json`), and the exact Python path for
-    payloads that do not fit the declared types.
-    """
-    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    if all(c.kind != "json" for c in columns):
-        try:
-            entities, candidates = _read_native(raw, columns)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass  # the payload does not fit the declared types: take the exact path
-        else:
-            return _assemble(entities, candidates, columns, provenance, "document")
-    decoded = payload if isinstance(payload, Mapping) else json.loads(raw)
-    entities, candidates = _read_python(decoded, columns)
-    return _assemble(entities, candidates, columns, provenance, "python")
+    """Entities and citations of a finished FindAll run (see :func:`read_findall`)."""
+    return read_findall(payload, columns).tables(provenance)
 
 
 def _entity_struct(columns: Sequence[EntityColumn]) -> pa.StructType:
@@ -303,22 +333,30 @@ def _entity_struct(columns: Sequence[EntityColumn]) -> pa.StructType:
 _CANDIDATES_SCHEMA = pa.schema([("candidates", pa.list_(_CANDIDATE_STRUCT))])
 
 
-def _read_native(raw: bytes, columns: Sequence[EntityColumn]) -> tuple[pa.Table, pa.StructArray]:
-    schema = pa.schema([("entities", pa.list_(_entity_struct(columns))), *_CANDIDATES_SCHEMA])
-    table = read_document(raw, schema)
-    entities = pa.Table.from_struct_array(_flatten_list(table.column("entities")))
-    return entities, _flatten_list(table.column("candidates"))
+def _read_native(raw: bytes, columns: tuple[EntityColumn, ...]) -> FindAllBody:
+    schema = pa.schema(
+        [("entities", pa.list_(_entity_struct(columns))), *_CANDIDATES_SCHEMA, *_FACTS_FIELDS]
+    )
+    # Entity ids are derived on the threads that parse each piece.
+    document = read_array_field(raw, schema, "entities", lambda items: _identified(items, columns))
+    return FindAllBody(
+        facts=_facts(document.fields.select([name for name, _ in _FACTS_FIELDS]).to_pylist()[0]),
+        columns=columns,
+        entities=pa.concat_tables(document.pieces),
+        candidates=_one_array(document.fields.column("candidates")),
+        path="document",
+    )
 
 
-def _flatten_list(column: pa.ChunkedArray) -> pa.StructArray:
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """The elements of a one-row list column, as one array."""
     chunks = [chunk.flatten() for chunk in column.chunks]
-    value_type = column.type.value_type
-    return pa.concat_arrays(chunks) if chunks else pa.array([], type=value_type)
+    if len(chunks) == 1:
+        return chunks[0]  # a view; concatenating even one array copies it
+    return pa.concat_arrays(chunks) if chunks else pa.array([], type=column.type.value_type)
 
 
-def _read_python(
-    run: Mapping[str, Any], columns: Sequence[EntityColumn]
-) -> tuple[pa.Table, pa.StructArray]:
+def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> FindAllBody:
     entities = run.get("entities") or []
     struct = _entity_struct(columns)
     kinds = {c.name: c.kind for c in columns}
@@ -336,7 +374,14 @@ def _read_python(
         [_candidate_row(c) for c in run.get("candidates") or [] if isinstance(c, Mapping)],
         type=_CANDIDATE_STRUCT,
     )
-    return pa.Table.from_arrays(arrays, schema=pa.schema(list(struct))), candidates
+    items = pa.StructArray.from_arrays(arrays, fields=list(struct))
+    return FindAllBody(
+        facts=_facts(run),
+        columns=columns,
+        entities=_identified(items, columns),
+        candidates=candidates,
+        path="python",
+    )
 
 
 def _candidate_row(candidate: Mapping[str, Any]) -> dict[str, Any]:
@@ -397,29 +442,20 @@ def _coerce(value: Any, kind: ColumnKind) -> Any:
     return number
 
 
-def _assemble(
-    entities: pa.Table,
-    candidates: pa.StructArray,
-    columns: Sequence[EntityColumn],
-    provenance: Provenance,
-    path: ReadPath,
-) -> FindAllTables:
+def _identified(items: pa.StructArray, columns: Sequence[EntityColumn]) -> pa.Table:
+    """Entities as ``entity_id``, the requested fields and ``source_url``."""
+    entities = pa.Table.from_struct_array(items)
     source_urls = entities.column("source")
     website = entities.column("website") if "website" in {c.name for c in columns} else None
     names = entities.column("name") if "name" in {c.name for c in columns} else None
-    entity_ids = entity_ids_for(website, names, source_urls)
-    n = entities.num_rows
-    entity_table = pa.Table.from_arrays(
+    return pa.Table.from_arrays(
         [
-            entity_ids,
+            entity_ids_for(website, names, source_urls),
             *[entities.column(c.name) for c in columns],
             source_urls,
-            *[array for _, array in provenance.columns(n)],
         ],
-        schema=entities_schema(columns),
+        names=["entity_id", *[c.name for c in columns], "source_url"],
     )
-    citations = _citations(candidates, provenance)
-    return FindAllTables(entities=entity_table, citations=citations, path=path)
 
 
 def _citations(candidates: pa.StructArray, provenance: Provenance) -> pa.Table:

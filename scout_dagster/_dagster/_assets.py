@@ -52,8 +52,7 @@ from .._tables import (
     Provenance,
     entities_schema,
     entity_columns,
-    findall_facts,
-    findall_tables,
+    read_findall,
     search_tables,
 )
 from ._metadata import column_schema, run_metadata, table_metadata
@@ -488,13 +487,14 @@ def build_findall_assets(
                 adopt_run_id=execution.run_to_adopt(),
                 on_started=execution.on_started,
             )
-            # The body is read as bytes and its facts by pyarrow: a run of a
+            # The body is read as bytes straight into Arrow, once: a run of a
             # million entities never becomes a million Python dicts here.
-            facts, raw = execution.client.get_findall_run_body(
-                result.run.findall_id, check=findall_facts
+            body, _ = execution.client.get_findall_run_body(
+                result.run.findall_id, check=lambda raw: read_findall(raw, columns)
             )
         except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
+        facts = body.facts
         final = result.run.model_copy(
             update={
                 "credits": facts.credits,
@@ -502,9 +502,7 @@ def build_findall_assets(
                 "completed_at": facts.completed_at or result.run.completed_at,
             }
         )
-        tables = findall_tables(
-            raw, columns, execution.provenance(final.findall_id, rendered.query, final)
-        )
+        tables = body.tables(execution.provenance(final.findall_id, rendered.query, final))
         context.log.info(
             f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
             f"{tables.citations.num_rows} citations, {final.credits} credits"

@@ -379,13 +379,18 @@ def test_requests_carry_the_contract_headers(emulator: EmulatorServer) -> None:
 
 
 def test_a_run_body_is_read_as_bytes_and_checked(emulator: EmulatorServer) -> None:
-    from scout_dagster._tables import findall_facts
+    from scout_dagster._tables import DEFAULT_FINDALL_FIELDS, EntityColumn, read_findall
 
     client, sleeps = make_client(emulator)
     run = client.run_findall(QUERY, limit=4)
     emulator.faults.inject("malformed_json", times=1, method="GET")
-    facts, body = client.get_findall_run_body(run.findall_id, check=findall_facts)
+    columns = [EntityColumn(name, "string") for name in DEFAULT_FINDALL_FIELDS]
+    read, body = client.get_findall_run_body(
+        run.findall_id, check=lambda raw: read_findall(raw, columns)
+    )
     assert len(sleeps) == 1, "the malformed body was read again"
+    assert read.entities.num_rows == 4
+    facts = read.facts
     assert facts.run_id == run.findall_id and facts.count == 4 and facts.credits == run.credits
     assert facts.completed_at == run.completed_at
     assert FindAllRun.model_validate_json(body).findall_id == run.findall_id

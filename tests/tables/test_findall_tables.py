@@ -10,14 +10,15 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from scout_dagster import FindAllRequest
+from scout_dagster import FindAllRequest, _arrow_json
 from scout_dagster._tables import (
+    FindAllFacts,
     FindAllTables,
     Provenance,
-    _assemble,
     _read_python,
     entity_columns,
     findall_tables,
+    read_findall,
 )
 
 PROVENANCE = Provenance("fa-1", "q", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "2026-01-01")
@@ -82,8 +83,7 @@ def _run(entities: list[dict[str, Any]], candidates: Any = "default") -> dict[st
 
 
 def _exact(run: dict[str, Any]) -> FindAllTables:
-    entities, candidates = _read_python(run, COLUMNS)
-    return _assemble(entities, candidates, COLUMNS, PROVENANCE, "python")
+    return _read_python(run, COLUMNS).tables(PROVENANCE)
 
 
 PLAIN = _run([_entity(i) for i in range(7)])
@@ -121,9 +121,17 @@ NESTED_KEY_FIRST = {"metadata": {"entities": [{"name": "decoy"}]}} | _run([_enti
         "not-a-number",
     ],
 )
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "in-pieces"])
 def test_every_path_gives_the_exact_tables(
-    run: dict[str, Any], dumps: dict[str, Any], expected_path: str
+    run: dict[str, Any],
+    dumps: dict[str, Any],
+    expected_path: str,
+    split: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if split:  # cut at every element, as a large document is
+        monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
+        monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
     tables = findall_tables(json.dumps(run, **dumps).encode(), COLUMNS, PROVENANCE)
     assert tables.path == expected_path
     exact = _exact(run)
@@ -160,3 +168,35 @@ def test_untyped_fields_are_text_and_nested_values_json() -> None:
     run = _run([_entity(0, tags=["ai", "gpu"])])
     row = findall_tables(run, columns, PROVENANCE).entities.to_pylist()[0]
     assert row["founded_year"] == "2000" and row["tags"] == '["ai", "gpu"]'
+
+
+@pytest.mark.parametrize("facts_first", [True, False], ids=["facts-before", "facts-after"])
+def test_the_run_facts_are_read_with_the_tables(
+    facts_first: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
+    facts = {"findall_id": "fa-9", "count": 7, "credits": 12, "completedAt": "2026-01-02T03:04:05Z"}
+    entities = {"entities": PLAIN["entities"], "candidates": PLAIN["candidates"]}
+    run = facts | entities if facts_first else entities | facts
+    native = read_findall(json.dumps(run).encode(), COLUMNS)
+    assert native.path == "document"
+    for body in (native, _read_python(run, COLUMNS)):
+        assert body.facts == FindAllFacts(
+            "fa-9", 7, 12, None, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+        )
+        assert body.entities.num_rows == 7
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"[1, 2]", "not a run object"),
+        (b'{"entities": []}', "no findall_id"),
+        (b'{"findall_id": "fa-1", "credits": "many"}', "unreadable"),
+        (b"{not json", "Expecting property name"),
+    ],
+)
+def test_a_body_that_is_not_a_run_object_is_a_value_error(payload: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_findall(payload, COLUMNS)
