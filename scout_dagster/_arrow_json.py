@@ -181,20 +181,29 @@ def _read_pieces(
 
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
         head_future = pool.submit(head)
-        middles = pool.map(middle, bounds)
+        middle_futures = [pool.submit(middle, piece) for piece in bounds]
         tail_future = pool.submit(tail)
-        pieces = list(middles)
-        before, after = head_future.result(), tail_future.result()
+        try:
+            before = head_future.result()
+            pieces = [future.result() for future in middle_futures]
+            after = tail_future.result()
+        except BaseException:
+            # One bad piece decides it: don't parse the rest before reading whole.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     pieces.append(transform(_elements(after, field)))
     return ArrayDocument(_merge(before.drop_columns([field]), after.drop_columns([field])), pieces)
 
 
 def _merge(before: pa.Table, after: pa.Table) -> pa.Table:
     """One row from the fields before the array and those after it."""
-    columns = [
-        after.column(name) if before.column(name).null_count else before.column(name)
-        for name in before.column_names
-    ]
+    columns = []
+    for name in before.column_names:
+        first, second = before.column(name), after.column(name)
+        if not first.null_count and not second.null_count:
+            # A key on both sides: the whole document would be refused for it.
+            raise pa.ArrowInvalid(f"the key {name!r} appears twice")
+        columns.append(second if first.null_count else first)
     return pa.Table.from_arrays(columns, schema=before.schema)
 
 

@@ -104,6 +104,16 @@ def test_tricky_documents_read_as_when_read_whole(
 
 
 @pytest.mark.usefixtures("tiny_pieces")
+def test_a_key_before_and_after_the_array_is_refused_as_when_read_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # json.dumps never writes a key twice; a server might.
+    document = b'{"count": 2, "entities": [{"name": "a"}, {"name": "b"}], "count": 1}'
+    outcome, _ = _read(document)
+    assert outcome == _whole(document, monkeypatch) == ("error", "ArrowInvalid", None)
+
+
+@pytest.mark.usefixtures("tiny_pieces")
 def test_a_document_that_does_not_fit_the_schema_raises() -> None:
     document = json.dumps({"entities": [*_items(3), {"name": "x", "n": "not a number"}]})
     outcome, _ = _read(document.encode())
