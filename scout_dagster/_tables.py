@@ -34,7 +34,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._arrow_json import read_array_field
+from ._arrow_json import read_arrays
 from ._models import SearchRun
 from ._requests import FindAllRequest
 
@@ -277,18 +277,25 @@ class FindAllBody:
     facts: FindAllFacts
     columns: tuple[EntityColumn, ...]
     entities: pa.Table
-    candidates: pa.StructArray
+    citations: pa.Table
     path: ReadPath
 
     def tables(self, provenance: Provenance) -> FindAllTables:
         """The entities and citations tables, every row with ``provenance``."""
-        n = self.entities.num_rows
-        entities = pa.Table.from_arrays(
-            [*self.entities.columns, *[array for _, array in provenance.columns(n)]],
-            schema=entities_schema(self.columns),
+        return FindAllTables(
+            entities=_with_provenance_columns(
+                self.entities, entities_schema(self.columns), provenance
+            ),
+            citations=_with_provenance_columns(self.citations, CITATIONS_SCHEMA, provenance),
+            path=self.path,
         )
-        citations = _citations(self.candidates, provenance)
-        return FindAllTables(entities=entities, citations=citations, path=self.path)
+
+
+def _with_provenance_columns(
+    table: pa.Table, schema: pa.Schema, provenance: Provenance
+) -> pa.Table:
+    columns = [*table.columns, *[array for _, array in provenance.columns(table.num_rows)]]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def read_findall(
@@ -330,30 +337,28 @@ def _entity_struct(columns: Sequence[EntityColumn]) -> pa.StructType:
     )
 
 
-_CANDIDATES_SCHEMA = pa.schema([("candidates", pa.list_(_CANDIDATE_STRUCT))])
-
-
 def _read_native(raw: bytes, columns: tuple[EntityColumn, ...]) -> FindAllBody:
     schema = pa.schema(
-        [("entities", pa.list_(_entity_struct(columns))), *_CANDIDATES_SCHEMA, *_FACTS_FIELDS]
+        [
+            ("entities", pa.list_(_entity_struct(columns))),
+            ("candidates", pa.list_(_CANDIDATE_STRUCT)),
+            *_FACTS_FIELDS,
+        ]
     )
-    # Entity ids are derived on the threads that parse each piece.
-    document = read_array_field(raw, schema, "entities", lambda items: _identified(items, columns))
+    # Entity ids and citation rows are derived on the threads that parse
+    # each piece of the two arrays.
+    document = read_arrays(
+        raw,
+        schema,
+        {"entities": lambda items: _identified(items, columns), "candidates": _citation_rows},
+    )
     return FindAllBody(
-        facts=_facts(document.fields.select([name for name, _ in _FACTS_FIELDS]).to_pylist()[0]),
+        facts=_facts(document.fields.to_pylist()[0]),
         columns=columns,
-        entities=pa.concat_tables(document.pieces),
-        candidates=_one_array(document.fields.column("candidates")),
+        entities=document.arrays["entities"],
+        citations=document.arrays["candidates"],
         path="document",
     )
-
-
-def _one_array(column: pa.ChunkedArray) -> pa.Array:
-    """The elements of a one-row list column, as one array."""
-    chunks = [chunk.flatten() for chunk in column.chunks]
-    if len(chunks) == 1:
-        return chunks[0]  # a view; concatenating even one array copies it
-    return pa.concat_arrays(chunks) if chunks else pa.array([], type=column.type.value_type)
 
 
 def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> FindAllBody:
@@ -379,7 +384,7 @@ def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> F
         facts=_facts(run),
         columns=columns,
         entities=_identified(items, columns),
-        candidates=candidates,
+        citations=_citation_rows(candidates),
         path="python",
     )
 
@@ -458,8 +463,9 @@ def _identified(items: pa.StructArray, columns: Sequence[EntityColumn]) -> pa.Ta
     )
 
 
-def _citations(candidates: pa.StructArray, provenance: Provenance) -> pa.Table:
-    """One row per (matched candidate, basis field, citation), vectorized."""
+def _citation_rows(candidates: pa.StructArray) -> pa.Table:
+    """One row per (matched candidate, basis field, citation), vectorized;
+    the citations table without its provenance columns."""
     matched = candidates.filter(pc.equal(candidates.field("match_status"), "matched"))
     candidate_ids = entity_ids_for(matched.field("url"), matched.field("name"), None)
     basis_lists = matched.field("basis")
@@ -476,7 +482,6 @@ def _citations(candidates: pa.StructArray, provenance: Provenance) -> pa.Table:
         pa.array(range(first, first + len(citations)), pa.int64()),
         pc.take(offsets, citation_owner),
     )
-    n = len(citations)
     arrays = [
         pc.take(candidate_ids, pc.take(basis_owner, citation_owner)),
         pc.take(basis.field("field"), citation_owner),
@@ -486,9 +491,8 @@ def _citations(candidates: pa.StructArray, provenance: Provenance) -> pa.Table:
         citations.field("excerpts"),
         pc.take(basis.field("reasoning"), citation_owner),
         pc.take(basis.field("confidence"), citation_owner),
-        *[array for _, array in provenance.columns(n)],
     ]
-    return pa.Table.from_arrays(arrays, schema=CITATIONS_SCHEMA)
+    return pa.Table.from_arrays(arrays, names=CITATIONS_SCHEMA.names[: len(arrays)])
 
 
 def entity_ids_for(

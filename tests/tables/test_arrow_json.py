@@ -1,6 +1,7 @@
-"""Reading a JSON object's big array in pieces gives exactly what reading it
-whole gives, whatever the document holds: cuts are found by pattern, and a
-cut in the wrong place must be caught, never turned into wrong rows."""
+"""Reading a JSON object's big arrays in pieces gives exactly what reading it
+whole gives, whatever the document holds, valid JSON or not: cuts are found
+by pattern, and a cut in the wrong place must be caught, never turned into
+wrong rows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from scout_dagster import _arrow_json
-from scout_dagster._arrow_json import read_array_field
+from scout_dagster._arrow_json import read_arrays
 
 ITEM = pa.struct([("name", pa.string()), ("n", pa.int64())])
 SCHEMA = pa.schema(
@@ -34,15 +35,22 @@ def tiny_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _read(document: bytes, *, threads: int | None = None) -> tuple[Outcome, int]:
-    """What reading gives (or the error it raises), and in how many pieces."""
+    """What reading gives (or the error it raises), and in how many pieces
+    the entities were read."""
+    pieces = 0
+
+    def count_pieces(items: pa.StructArray) -> pa.Table:
+        nonlocal pieces
+        pieces += 1
+        return pa.Table.from_struct_array(items)
+
+    transforms = {"entities": count_pieces, "others": pa.Table.from_struct_array}
     try:
-        read = read_array_field(
-            document, SCHEMA, "entities", pa.Table.from_struct_array, threads=threads
-        )
+        read = read_arrays(document, SCHEMA, transforms, threads=threads)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         return ("error", type(exc).__name__, None), 0
-    items = pa.concat_tables(read.pieces).to_pylist()
-    return ("ok", read.fields.to_pylist(), items), len(read.pieces)
+    arrays = {name: table.to_pylist() for name, table in read.arrays.items()}
+    return ("ok", read.fields.to_pylist(), arrays), pieces
 
 
 def _whole(document: bytes, monkeypatch: pytest.MonkeyPatch) -> Outcome:
@@ -67,9 +75,9 @@ def test_a_plain_document_is_read_in_pieces_exactly(
         {"count": 7, "entities": _items(7), "others": [{"name": "o"}]}, **dumps
     ).encode()
     outcome, pieces = _read(document, threads=threads)
-    assert pieces == 7, "one piece per element, then the tail"
+    assert pieces == 7, "one piece per element"
     assert outcome == _whole(document, monkeypatch)
-    assert outcome[2] == _items(7)
+    assert outcome[2] == {"entities": _items(7), "others": [{"name": "o"}]}
 
 
 WRONG_CUTS = {
@@ -100,7 +108,8 @@ def test_tricky_documents_read_as_when_read_whole(
     outcome, _ = _read(raw)
     assert outcome[0] == "ok"
     assert outcome == _whole(raw, monkeypatch)
-    assert outcome[2] == [{"name": e["name"], "n": e.get("n")} for e in document["entities"]]
+    expected = [{"name": e["name"], "n": e.get("n")} for e in document["entities"]]
+    assert outcome[2]["entities"] == expected
 
 
 @pytest.mark.usefixtures("tiny_pieces")
@@ -108,9 +117,13 @@ def test_a_key_before_and_after_the_array_is_refused_as_when_read_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # json.dumps never writes a key twice; a server might.
-    document = b'{"count": 2, "entities": [{"name": "a"}, {"name": "b"}], "count": 1}'
-    outcome, _ = _read(document)
-    assert outcome == _whole(document, monkeypatch) == ("error", "ArrowInvalid", None)
+    for document in [
+        b'{"count": 2, "entities": [{"name": "a"}, {"name": "b"}], "count": 1}',
+        b'{"others": [], "entities": [{"name": "a"}, {"name": "b"}], "others": [{"name": "x"}]}',
+        b'{"entities": [{"name": "a"}, {"name": "b"}], "x": 1, "entities": []}',
+    ]:
+        outcome, _ = _read(document)
+        assert outcome == _whole(document, monkeypatch) == ("error", "ArrowInvalid", None)
 
 
 @pytest.mark.usefixtures("tiny_pieces")
@@ -122,7 +135,50 @@ def test_a_document_that_does_not_fit_the_schema_raises() -> None:
 
 def test_a_small_document_is_read_whole() -> None:
     outcome, pieces = _read(json.dumps({"entities": _items(50)}).encode())
-    assert pieces == 1 and outcome[2] == _items(50)
+    assert pieces == 1 and outcome[2] == {"entities": _items(50), "others": []}
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+def test_two_arrays_are_both_cut_and_the_fields_around_them_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    document = {
+        "count": 1,
+        "entities": _items(5),
+        "middle": "m",
+        "others": [{"name": f"o{i}"} for i in range(4)],
+    }
+    raw = json.dumps(document).encode()
+    outcome, pieces = _read(raw)
+    assert pieces == 5
+    assert outcome == _whole(raw, monkeypatch)
+    assert outcome[1] == [{"count": 1}]
+    assert outcome[2] == {"entities": _items(5), "others": document["others"]}
+
+
+INVALID = {
+    # Leaving the array and coming back, where only a key or "}" may follow.
+    "another list after": b'{"entities":[{"name":"a"}], [{"name":"b"}, {"name":"c"}]}',
+    "a null and a list after": b'{"entities":[{"name":"a"}], null, [{"name":"b"}, {"name":"c"}]}',
+    "two closed, a key reopened": (
+        b'{"entities":[{"name":"a"}]], "x":[[{"name":"b"}, {"name":"c"}]}'
+    ),
+    "truncated": b'{"count": 1, "entities":[{"name":"a"}, {"name":"b"}, {"name":',
+    "trailing comma": b'{"entities":[{"name":"a"}, {"name":"b"},]}',
+    "a second document": b'{"entities":[{"name":"a"}, {"name":"b"}]}\n{"count": 2}',
+    "null first": b'null {"entities":[{"name":"a"}, {"name":"b"}]}',
+    "null": b" null",
+}
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+@pytest.mark.parametrize("document", list(INVALID.values()), ids=list(INVALID))
+def test_invalid_documents_are_refused_as_when_read_whole(
+    document: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcome, _ = _read(document)
+    assert outcome[0] == "error"
+    assert outcome == _whole(document, monkeypatch)
 
 
 # ---------------------------------------------------------------- fuzz
@@ -174,13 +230,28 @@ def _document(rng: random.Random) -> bytes:
     return json.dumps({key: fields[key] for key in keys}, **style).encode()
 
 
+_MUTATIONS = ["]", "[", "}", "{", ",", "], [", "]]", '"', "null", ', "count": 1', ""]
+
+
+def _mutated(rng: random.Random, document: bytes) -> bytes:
+    """``document`` with a few bytes replaced by structural debris: mostly invalid."""
+    text = document.decode()
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randrange(len(text) + 1)
+        cut = rng.choice([0, 0, 1, 2])
+        text = text[:at] + rng.choice(_MUTATIONS) + text[at + cut :]
+    return text.encode()
+
+
 def test_random_documents_read_in_pieces_as_when_read_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = random.Random(20261122)
     split = 0
-    for _ in range(600):
+    for index in range(1200):
         document = _document(rng)
+        if index % 2:
+            document = _mutated(rng, document)
         expected = _whole(document, monkeypatch)
         with monkeypatch.context() as patch:
             patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
@@ -190,4 +261,4 @@ def test_random_documents_read_in_pieces_as_when_read_whole(
         split += pieces > 1
     # Most of the rest had a cut in the wrong place, or values of the wrong
     # type, and were read whole after a piece failed.
-    assert split >= 50, f"only {split} of 600 documents were read in pieces"
+    assert split >= 60, f"only {split} of 1200 documents were read in pieces"
