@@ -1,13 +1,15 @@
 """FindAll response bytes to Parquet: our path against two baselines, in one run.
 
     .venv/bin/python -m benchmarks.normalize [--sizes 100000 1000000] [--repeat 3]
+                                             [--candidates]
 
 For each size, a completed FindAll run with that many entities is written to
 a temporary file (as the server would send it), and three paths turn it into
 a Parquet file, each in a fresh subprocess so peak memory is its own:
 
-- ours: ``findall_tables`` (pyarrow's JSON reader on the response against
-  the explicit schema, ids and provenance vectorized) and ``ParquetStore.write``;
+- ours: ``findall_tables`` (pyarrow's JSON reader against the explicit schema,
+  the big arrays in pieces on every core, ids and provenance vectorized) and
+  ``ParquetStore.write`` of the entities and citations tables;
 - pandas: ``json.loads`` + ``pandas.json_normalize`` + ``to_parquet``;
 - arrow-ndjson: pyarrow's native JSON reader on the same entities as NDJSON
   (the data pre-converted outside the timing) + ``pyarrow.parquet.write_table``.
@@ -17,6 +19,11 @@ peak resident memory above the process's baseline once the input bytes are
 loaded; then our speed and memory as ratios of the pandas path's.
 Targets (issue 3): at 1M entities at least 4x the pandas speed and at most a
 third of its peak memory.
+
+With ``--candidates`` each response also carries a matched candidate per
+entity (two cited fields each, as the emulator sends them): ours then writes
+the citations table too, while the baselines still normalize only the
+entities.
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ RESULT_PREFIX = "RESULT "
 CITIES = ["San Francisco, California", "New York, New York", "Austin, Texas", "London, UK"]
 
 
-def make_response(n: int) -> bytes:
-    """A completed FindAll run object with ``n`` entities, as JSON bytes."""
+def make_response(n: int, *, candidates: bool = False) -> bytes:
+    """A completed FindAll run object with ``n`` entities, as JSON bytes; with
+    ``candidates``, one matched candidate per entity, each with two cited
+    fields (as the emulator sends them), after the entities."""
     entities = [
         {
             "name": f"Company {i}",
@@ -60,11 +69,37 @@ def make_response(n: int) -> bytes:
         "count": n,
         "credits": 5 + n,
         "output_schema": SCHEMA,
-        "candidates": None,
+        "candidates": [_candidate(i) for i in range(n)] if candidates else None,
         "createdAt": "2026-01-01T00:00:00Z",
         "completedAt": "2026-01-01T00:10:00Z",
     }
     return json.dumps(run).encode()
+
+
+def _candidate(i: int) -> dict[str, object]:
+    return {
+        "candidate_id": f"cand-{i}",
+        "name": f"Company {i}",
+        "url": f"https://company{i}.example.com",
+        "description": "A company that builds AI infrastructure.",
+        "match_status": "matched",
+        "output": {"name": {"value": f"Company {i}", "type": "enrichment"}},
+        "basis": [
+            {
+                "field": field,
+                "citations": [
+                    {
+                        "title": f"Company {i} - Wikipedia",
+                        "url": f"https://en.wikipedia.org/wiki/Company_{i}",
+                        "excerpts": [f"Company {i} is headquartered in {CITIES[i % 4]}."],
+                    }
+                ],
+                "reasoning": "The source states it.",
+                "confidence": "high",
+            }
+            for field in ("name", "headquarters")
+        ],
+    }
 
 
 SCHEMA = {
@@ -163,6 +198,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
+        "--candidates",
+        action="store_true",
+        help="responses carry a matched candidate per entity (ours also writes its citations)",
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("PATH", "INPUT", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -174,7 +214,7 @@ def main() -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             response = Path(work, "response.json")
-            response.write_bytes(make_response(size))
+            response.write_bytes(make_response(size, candidates=args.candidates))
             response_mb = response.stat().st_size / 2**20
             ndjson = Path(work, "entities.ndjson")
             entities = json.loads(response.read_bytes())["entities"]

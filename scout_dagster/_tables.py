@@ -15,11 +15,12 @@ partitions of one table always read together.
 
 FindAll payloads can be large (a million entities is a ~200 MB response), so
 a run body is read once (:func:`read_findall`), from its bytes, by pyarrow's
-JSON reader against an explicit schema: the entities in pieces on every core
-with their ids derived on the same threads (see :mod:`._arrow_json`), the
-candidates and the run's facts beside them. A payload that does not fit that
-schema (a number where the field is text, a nested value) takes an exact
-Python path instead that coerces value by value; both give identical tables.
+JSON reader against an explicit schema: the entities and the candidates in
+pieces on every core, entity ids and citation rows derived on the same
+threads (see :mod:`._arrow_json`), the run's facts beside them. A payload
+that does not fit that schema (a number where the field is text, a nested
+value) takes an exact Python path instead that coerces value by value; both
+give identical tables.
 """
 
 from __future__ import annotations
