@@ -28,6 +28,7 @@ from scout_dagster import (
     FindAllRequest,
     ScoutParquetIOManager,
     ScoutResource,
+    _arrow_json,
     build_findall_assets,
     build_search_assets,
 )
@@ -71,12 +72,25 @@ def metadata_of(result: ExecuteInProcessResult, key: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- FindAll
 
 
+@pytest.mark.parametrize("in_pieces", [False, True], ids=["read-whole", "read-in-pieces"])
 def test_findall_tables_match_what_the_emulator_served(
-    emulator: EmulatorServer, tmp_path: Path
+    in_pieces: bool, emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    whole_reads: list[int] = []
+    if in_pieces:  # as a large body is read: cut at every element
+        monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
+        monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
+        read_whole = _arrow_json.read_document
+
+        def counted(document: bytes, schema: pa.Schema) -> pa.Table:
+            whole_reads.append(1)
+            return read_whole(document, schema)
+
+        monkeypatch.setattr(_arrow_json, "read_document", counted)
     assets = build_findall_assets("ai", QUERY, output_schema=SCHEMA, limit=12)
     result = materialize([assets], resources=resources(emulator, tmp_path))
     assert result.success
+    assert not whole_reads, "the body was read whole"
     # One create, a stream and one final read.
     assert [r.method for r in emulator.ledger.requests] == ["POST", "GET", "GET"]
 
