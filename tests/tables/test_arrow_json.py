@@ -127,6 +127,38 @@ def test_a_key_before_and_after_the_array_is_refused_as_when_read_whole(
 
 
 @pytest.mark.usefixtures("tiny_pieces")
+def test_strings_that_are_not_utf8_are_refused_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pyarrow's reader passes such bytes into string columns unchecked.
+    document = b'{"entities": [{"name": "a"}, {"name": "b\xff"}, {"name": "c"}]}'
+    outcome, _ = _read(document)
+    assert outcome == _whole(document, monkeypatch) == ("error", "ArrowInvalid", None)
+
+
+@pytest.mark.usefixtures("tiny_pieces")
+@pytest.mark.parametrize("threads", [1, 4])
+def test_an_error_in_a_transform_is_decided_by_the_whole_read(threads: int) -> None:
+    def refuse_b(items: pa.StructArray) -> pa.Table:
+        if "b" in items.field("name").to_pylist():
+            raise KeyError("b")
+        return pa.Table.from_struct_array(items)
+
+    def read(document: bytes) -> pa.Table:
+        return read_arrays(document, SCHEMA, {"entities": refuse_b}, threads=threads).arrays[
+            "entities"
+        ]
+
+    # Another piece has a value of the wrong type: the whole read's error stands.
+    wrong_type = b'{"entities": [{"name": "b"}, {"name": "c"}, {"name": "d", "n": "x"}]}'
+    with pytest.raises(pa.ArrowInvalid):
+        read(wrong_type)
+    # Otherwise the transform's own error, raised on the whole array.
+    with pytest.raises(KeyError):
+        read(b'{"entities": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}')
+
+
+@pytest.mark.usefixtures("tiny_pieces")
 def test_a_document_that_does_not_fit_the_schema_raises() -> None:
     document = json.dumps({"entities": [*_items(3), {"name": "x", "n": "not a number"}]})
     outcome, _ = _read(document.encode())

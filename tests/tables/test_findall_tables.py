@@ -195,6 +195,7 @@ def test_the_run_facts_are_read_with_the_tables(
         (b'{"entities": []}', "no findall_id"),
         (b'{"findall_id": "fa-1", "credits": "many"}', "unreadable"),
         (b"{not json", "Expecting property name"),
+        (b'{"findall_id": "fa-1", "entities": [{"name": "\xff"}]}', "can't decode"),
     ],
 )
 def test_a_body_that_is_not_a_run_object_is_a_value_error(payload: bytes, message: str) -> None:
