@@ -46,6 +46,8 @@ from ._models import (
     FindAllRun,
     SearchEvent,
     SearchRun,
+    findall_event_head,
+    findall_run_head,
 )
 from ._retry import call_with_retries
 from ._sse import iter_sse_resuming
@@ -287,9 +289,18 @@ class ScoutClient:
         """``GET /v1/findall/runs``: every run (newest first), fetched page by page."""
         return self._paginate(FindAllRun, f"{FINDALL_PREFIX}/runs", page_size, limit)
 
-    def get_findall_run(self, findall_id: str) -> FindAllRun:
-        """``GET /v1/findall/runs/{findall_id}``."""
-        return self._call(FindAllRun, "GET", f"{FINDALL_PREFIX}/runs/{findall_id}")
+    def get_findall_run(self, findall_id: str, *, entities: bool = True) -> FindAllRun:
+        """``GET /v1/findall/runs/{findall_id}``.
+
+        With ``entities=False`` the run comes without its entities and
+        candidates, which are skipped unread: for watching a large run (its
+        count and credits are kept).
+        """
+        if entities:
+            return self._call(FindAllRun, "GET", f"{FINDALL_PREFIX}/runs/{findall_id}")
+        path = f"{FINDALL_PREFIX}/runs/{findall_id}"
+        payload = self._request("GET", path, decode=_decode_run_head)
+        return self._parse(FindAllRun, payload, "GET", path)
 
     def get_findall_run_body(
         self, findall_id: str, *, check: Callable[[bytes], _Checked]
@@ -359,16 +370,22 @@ class ScoutClient:
         )
 
     def stream_findall_events(
-        self, findall_id: str, *, last_event_id: str | None = None
+        self, findall_id: str, *, last_event_id: str | None = None, entities: bool = True
     ) -> Iterator[FindAllEvent]:
         """``GET …/events``: the run's events until its terminal status.
 
         Resumes after dropped connections; skips keep-alives and event types
         this client does not know. The last event yielded is the terminal
-        ``findall.status`` unless the caller stops earlier.
+        ``findall.status`` unless the caller stops earlier. With
+        ``entities=False`` the runs in ``findall.status`` events (which the
+        contract says carry the whole run, on every heartbeat) come without
+        their entities and candidates, skipped unread.
         """
         path = f"{FINDALL_PREFIX}/runs/{findall_id}/events"
-        for payload, sse_id in self._iter_payloads(path, FINDALL_EVENT_TYPES, last_event_id):
+        decode = _decode_event if entities else _decode_event_without_entities
+        for payload, sse_id in self._iter_payloads(
+            path, FINDALL_EVENT_TYPES, last_event_id, decode
+        ):
             event = FindAllEvent.from_payload(payload, sse_id)
             yield event
             if event.is_terminal:
@@ -470,7 +487,11 @@ class ScoutClient:
     # ------------------------------------------------------------ streams
 
     def _iter_payloads(
-        self, path: str, known_types: frozenset[str], last_event_id: str | None
+        self,
+        path: str,
+        known_types: frozenset[str],
+        last_event_id: str | None,
+        decode: Callable[[str, str | None], Any] | None = None,
     ) -> Iterator[tuple[dict[str, Any], str | None]]:
         """Decoded ``data`` objects of known event types, with their SSE ids."""
         events = iter_sse_resuming(
@@ -484,7 +505,7 @@ class ScoutClient:
         try:
             for sse in events:
                 try:
-                    payload = json.loads(sse.data) if sse.data else None
+                    payload = (decode or _decode_event)(sse.data, sse.event) if sse.data else None
                 except ValueError:
                     log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
                     continue
@@ -548,3 +569,28 @@ def _page_items(payload: Any, path: str) -> list[Any]:
         method="GET",
         path=path,
     )
+
+
+def _decode_event(data: str, sse_type: str | None) -> Any:
+    return json.loads(data)
+
+
+def _decode_event_without_entities(data: str, sse_type: str | None) -> Any:
+    """A FindAll event's payload; a ``findall.status`` run without its entities
+    and candidates. Raises ``ValueError`` when ``data`` is not JSON."""
+    try:
+        head = findall_event_head(data)
+    except ValueError:
+        return json.loads(data)  # not the shape a head reads: decode it whole (or fail)
+    if head.get("type", sse_type) != "findall.status":
+        return json.loads(data)  # a candidate or an error: small, and read whole
+    return head
+
+
+def _decode_run_head(method: str, path: str, response: httpx.Response) -> Any:
+    """A FindAll run object without its entities and candidates, or
+    ScoutDecodeError naming the call (retryable)."""
+    try:
+        return findall_run_head(response.content)
+    except ValueError:
+        return decode_json(method, path, response)  # its error, or a non-object payload

@@ -62,9 +62,13 @@ class RunKind(Generic[RunT, EventT]):
 
 FINDALL: RunKind[FindAllRun, FindAllEvent] = RunKind(
     name="FindAll",
-    get=lambda client, run_id: client.get_findall_run(run_id),
+    # Following needs the run's status and figures, never its entities: they
+    # are skipped unread (a million of them is ~200 MB on every heartbeat).
+    get=lambda client, run_id: client.get_findall_run(run_id, entities=False),
     cancel=lambda client, run_id: client.cancel_findall_run(run_id),
-    events=lambda client, run_id, last: client.stream_findall_events(run_id, last_event_id=last),
+    events=lambda client, run_id, last: client.stream_findall_events(
+        run_id, last_event_id=last, entities=False
+    ),
     keeps_partial_on_cancel=False,
 )
 SEARCH: RunKind[SearchRun, SearchEvent] = RunKind(
@@ -93,7 +97,8 @@ class FollowResult(Generic[RunT]):
     """How a followed run ended.
 
     Attributes:
-        run: the run as read from the server after it ended.
+        run: the run as read from the server after it ended; a FindAll run
+            without its entities and candidates (read the run for those).
         adopted: the run was started by an earlier attempt and adopted.
         waited_s: seconds from the start of following to the end.
         partial: we stopped it (``stop_reason``) and kept its partial result.

@@ -68,6 +68,36 @@ def test_findall_calls(emulator: EmulatorServer) -> None:
     assert listed == [run.findall_id, sync.findall_id]  # newest first, paged one by one
 
 
+def test_a_run_is_watched_without_reading_its_entities(emulator: EmulatorServer) -> None:
+    client, _ = make_client(emulator)
+    run = client.create_findall_run(QUERY, limit=5)
+    events = list(client.stream_findall_events(run.findall_id, entities=False))
+    full_events = list(client.stream_findall_events(run.findall_id))
+    assert [e.type for e in events] == [e.type for e in full_events]
+    statuses = [(e, f) for e, f in zip(events, full_events, strict=True) if e.run is not None]
+    assert statuses and any(f.run is not None and f.run.entities for _, f in statuses)
+    for event, full in statuses:
+        assert event.run is not None and full.run is not None
+        assert event.run.entities == [] and event.run.candidates is None
+        assert event.run.model_dump(exclude={"entities", "candidates"}) == full.run.model_dump(
+            exclude={"entities", "candidates"}
+        )
+    # Candidate events are small and keep their candidate.
+    matched = [e for e in events if e.type == "findall.candidate.matched"]
+    assert matched and all(e.candidate is not None for e in matched)
+
+    watched = client.get_findall_run(run.findall_id, entities=False)
+    final = client.get_findall_run(run.findall_id)
+    assert final.entities and final.candidates
+    assert watched.entities == [] and watched.candidates is None
+    assert (watched.state, watched.count, watched.credits, watched.completed_at) == (
+        final.state,
+        final.count,
+        final.credits,
+        final.completed_at,
+    )
+
+
 def test_search_calls(emulator: EmulatorServer) -> None:
     client, _ = make_client(emulator)
     quick = client.search(["ev market"], depth="standard")

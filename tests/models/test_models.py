@@ -176,3 +176,40 @@ def test_search_events_flat_and_nested() -> None:
         }
     )
     assert done.is_terminal and done.run is not None and done.run.state is RunState.COMPLETED
+
+
+@pytest.mark.parametrize(
+    "status",
+    ["running", {"status": "completed", "is_active": False}, None],
+    ids=["string", "object", "null"],
+)
+@pytest.mark.parametrize("nested", [True, False], ids=["nested", "flat"])
+def test_a_status_event_read_without_entities_equals_the_full_read(
+    status: Any, nested: bool
+) -> None:
+    from scout_dagster._models import findall_event_head
+
+    candidate = {"candidate_id": "c_1", "name": "X", "match_status": "matched"}
+    run = _load("findall_cancel_seed.json") | {"status": status, "candidates": [candidate]}
+    payload = {"type": "findall.status", "event_id": "7", "timestamp": "2026-01-01T00:00:00Z"} | (
+        {"data": run} if nested else run
+    )
+    full = FindAllEvent.from_payload(payload)
+    head = FindAllEvent.from_payload(findall_event_head(json.dumps(payload)))
+    assert full.run is not None and head.run is not None
+    assert full.run.entities and head.run.entities == [] and head.run.candidates is None
+    assert head.run.model_dump(exclude={"entities", "candidates"}) == full.run.model_dump(
+        exclude={"entities", "candidates"}
+    )
+    assert (head.type, head.event_id, head.timestamp) == (full.type, full.event_id, full.timestamp)
+
+
+def test_a_run_head_refuses_what_is_not_a_json_object() -> None:
+    from scout_dagster._models import findall_run_head
+
+    assert findall_run_head(b'{"findall_id": "fa-1", "entities": [{"name": "x"}]}') == {
+        "findall_id": "fa-1"
+    }
+    for text in (b"{not json", b"[1, 2]", b"null"):
+        with pytest.raises(ValueError):
+            findall_run_head(text)
