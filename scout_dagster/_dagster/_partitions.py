@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import string
 from collections.abc import Mapping
 
@@ -48,6 +49,29 @@ class _When:
         return self.value.date().isoformat() if midnight else self.value.isoformat()
 
     __str__ = __format__  # type: ignore[assignment]
+
+
+# strftime's codes in Python's documentation, and glibc's common extras;
+# anything else would pass through as text (``%Q`` stays ``%Q``).
+_STRFTIME_CODES = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%" + "eFDTRklPsntChgr")
+_DIRECTIVE = re.compile(r"%(-?)(.?)")
+
+
+def _check_strftime(spec: str, what: str) -> None:
+    codes = [code for _, code in _DIRECTIVE.findall(spec)]
+    if not codes:
+        raise ValueError(
+            f"{what}: a format for a window bound is a strftime pattern such as "
+            "%Y-%m-%d, and this one has no % code"
+        )
+    if "" in codes:
+        raise ValueError(f"{what}: the pattern ends with a lone %; write %% for a percent sign")
+    unknown = sorted({code for code in codes if code not in _STRFTIME_CODES})
+    if unknown:
+        raise ValueError(
+            f"{what}: unknown strftime code(s) {', '.join('%' + c for c in unknown)}; "
+            "see https://docs.python.org/3/library/datetime.html#format-codes"
+        )
 
 
 def _time_dimension(partitions_def: PartitionsDefinition | None) -> bool:
@@ -93,7 +117,9 @@ class QueryTemplate:
                 f"{self.what} template {self.text!r} is malformed ({exc}); "
                 "double literal braces as {{ and }}"
             ) from None
-        for name, _ in fields:
+        for name, spec in fields:
+            if name in ("start", "end") and spec:
+                _check_strftime(spec, f"{self.what} {{{name}:{spec}}}")
             if name not in available:
                 shown = ", ".join("{" + n + "}" for n in available) or "none (no partitions_def)"
                 raise ValueError(

@@ -153,6 +153,9 @@ def test_dynamic_partitions_take_the_key(emulator: EmulatorServer, tmp_path: Pat
         ("news on {day}", DAILY, "available placeholders: {partition_key}, {start}, {end}"),
         ("news on {start:%Q", DAILY, "is malformed"),
         ("a {b", DAILY, "is malformed"),
+        ("news on {start:%Q}", DAILY, "query {start:%Q}: unknown strftime code(s) %Q"),
+        ("news in {end:YYYY}", DAILY, "query {end:YYYY}: a format for a window bound"),
+        ("up {start:%d%}", DAILY, "query {start:%d%}: the pattern ends with a lone %"),
     ],
 )
 def test_bad_templates_fail_at_definition_time(
