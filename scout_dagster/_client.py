@@ -292,13 +292,13 @@ class ScoutClient:
     def get_findall_run(self, findall_id: str, *, entities: bool = True) -> FindAllRun:
         """``GET /v1/findall/runs/{findall_id}``.
 
-        With ``entities=False`` the run comes without its entities and
-        candidates, which are skipped unread: for watching a large run (its
-        count and credits are kept).
+        With ``entities=False`` the run comes with its declared fields only:
+        its entities, candidates and any field this client does not know are
+        parsed but never built as Python objects. For watching a large run.
         """
-        if entities:
-            return self._call(FindAllRun, "GET", f"{FINDALL_PREFIX}/runs/{findall_id}")
         path = f"{FINDALL_PREFIX}/runs/{findall_id}"
+        if entities:
+            return self._call(FindAllRun, "GET", path)
         payload = self._request("GET", path, decode=_decode_run_head)
         return self._parse(FindAllRun, payload, "GET", path)
 
@@ -310,7 +310,8 @@ class ScoutClient:
         For runs too large to go through Python objects (a million entities is
         a ~200 MB body): ``check`` reads what the caller needs from the bytes
         (say, with pyarrow) and raises ``ValueError`` when they are not the
-        JSON it expects; that is retried like a dropped connection.
+        JSON it expects; that is retried like a dropped connection. Any other
+        error of ``check`` is raised as it is, at once.
         """
         path = f"{FINDALL_PREFIX}/runs/{findall_id}"
 
@@ -378,8 +379,9 @@ class ScoutClient:
         this client does not know. The last event yielded is the terminal
         ``findall.status`` unless the caller stops earlier. With
         ``entities=False`` the runs in ``findall.status`` events (which the
-        contract says carry the whole run, on every heartbeat) come without
-        their entities and candidates, skipped unread.
+        contract says carry the whole run, on every heartbeat) come as
+        ``get_findall_run(..., entities=False)`` gives them, and so does the
+        event's ``raw`` payload.
         """
         path = f"{FINDALL_PREFIX}/runs/{findall_id}/events"
         decode = _decode_event if entities else _decode_event_without_entities
@@ -494,6 +496,7 @@ class ScoutClient:
         decode: Callable[[str, str | None], Any] | None = None,
     ) -> Iterator[tuple[dict[str, Any], str | None]]:
         """Decoded ``data`` objects of known event types, with their SSE ids."""
+        decode = decode or _decode_event
         events = iter_sse_resuming(
             self._http,
             path,
@@ -505,7 +508,7 @@ class ScoutClient:
         try:
             for sse in events:
                 try:
-                    payload = (decode or _decode_event)(sse.data, sse.event) if sse.data else None
+                    payload = decode(sse.data, sse.event) if sse.data else None
                 except ValueError:
                     log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
                     continue
@@ -571,13 +574,15 @@ def _page_items(payload: Any, path: str) -> list[Any]:
     )
 
 
-def _decode_event(data: str, sse_type: str | None) -> Any:
+def _decode_event(data: str, _sse_type: str | None) -> Any:
     return json.loads(data)
 
 
 def _decode_event_without_entities(data: str, sse_type: str | None) -> Any:
     """A FindAll event's payload; a ``findall.status`` run without its entities
     and candidates. Raises ``ValueError`` when ``data`` is not JSON."""
+    if sse_type not in (None, "message", "findall.status"):  # "message": no event line
+        return json.loads(data)  # a candidate or an error: small, and read whole
     try:
         head = findall_event_head(data)
     except ValueError:

@@ -47,6 +47,7 @@ __all__ = [
     "FindAllFacts",
     "FindAllTables",
     "Provenance",
+    "RunBodyError",
     "SearchTables",
     "entity_columns",
     "findall_tables",
@@ -251,29 +252,49 @@ _FACTS_FIELDS = [
 ]
 
 
+class RunBodyError(Exception):
+    """A FindAll run object whose contents cannot be read (``entities`` that
+    is not a list, ``credits`` that is not a number, ...). Not a
+    ``ValueError``: reading the same run again would not help."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the FindAll run's body cannot be read: {detail}")
+
+
 def _facts(row: Mapping[str, Any]) -> FindAllFacts:
     run_id = row.get("findall_id")
     if not run_id or not isinstance(run_id, str):
         raise ValueError("the body has no findall_id")
     completed = row.get("completedAt")
     try:
-        return FindAllFacts(
-            run_id=run_id,
-            count=int(row.get("count") or 0),
-            credits=int(row.get("credits") or 0),
-            error=_text(row.get("error")),
-            completed_at=dt.datetime.fromisoformat(completed) if completed else None,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"the body's count, credits or completedAt is unreadable ({exc})"
-        ) from None
+        completed_at = dt.datetime.fromisoformat(completed) if completed else None
+    except (TypeError, ValueError):
+        raise RunBodyError(f"completedAt {completed!r} is not an ISO-8601 time") from None
+    return FindAllFacts(
+        run_id=run_id,
+        count=_whole_number(row, "count"),
+        credits=_whole_number(row, "credits"),
+        error=_text(row.get("error")),
+        completed_at=completed_at,
+    )
+
+
+def _whole_number(row: Mapping[str, Any], name: str) -> int:
+    value = row.get(name)
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise RunBodyError(f"{name} {value!r} is not a whole number")
 
 
 @dataclasses.dataclass(frozen=True)
 class FindAllBody:
-    """A finished FindAll run's body, read once: its facts, and its entities
-    (ids and requested fields) and candidates before provenance is added."""
+    """A finished FindAll run's body, read once: its facts; its entities
+    (``entity_id``, the requested fields, ``source_url``) and its citation
+    rows, both without the provenance columns :meth:`tables` adds."""
 
     facts: FindAllFacts
     columns: tuple[EntityColumn, ...]
@@ -307,8 +328,14 @@ def read_findall(
 
     Two paths give the same result: pyarrow reading the bytes against the
     declared types (see :mod:`._arrow_json`), and the exact Python path for
-    payloads that do not fit them. Raises ``ValueError`` when the payload is
-    not a FindAll run object (not JSON, not an object, no ``findall_id``).
+    payloads that do not fit them.
+
+    Raises ``ValueError`` when the payload is not a FindAll run object (not
+    JSON, not UTF-8, not an object, no ``findall_id``): a garbled or foreign
+    response, worth reading again. Raises :class:`RunBodyError` when it is a
+    run object whose contents cannot be read (``entities`` not a list of
+    objects, ``count``/``credits`` not whole numbers, ``completedAt`` not a
+    time), which reading again would not mend.
     """
     columns = tuple(columns)
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -364,6 +391,13 @@ def _read_native(raw: bytes, columns: tuple[EntityColumn, ...]) -> FindAllBody:
 
 def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> FindAllBody:
     entities = run.get("entities") or []
+    if not isinstance(entities, list):
+        raise RunBodyError(f"entities is a JSON {type(entities).__name__}, not a list")
+    for index, entity in enumerate(entities):
+        if not isinstance(entity, Mapping):
+            raise RunBodyError(
+                f"entities[{index}] is a JSON {type(entity).__name__}, not an object"
+            )
     struct = _entity_struct(columns)
     kinds = {c.name: c.kind for c in columns}
     arrays = [
@@ -377,8 +411,7 @@ def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> F
         for field in struct
     ]
     candidates = pa.array(
-        [_candidate_row(c) for c in run.get("candidates") or [] if isinstance(c, Mapping)],
-        type=_CANDIDATE_STRUCT,
+        [_candidate_row(c) for c in _objects(run.get("candidates"))], type=_CANDIDATE_STRUCT
     )
     items = pa.StructArray.from_arrays(arrays, fields=list(struct))
     return FindAllBody(
@@ -405,16 +438,26 @@ def _candidate_row(candidate: Mapping[str, Any]) -> dict[str, Any]:
                     {
                         "url": _text(citation.get("url")),
                         "title": _text(citation.get("title")),
-                        "excerpts": [_text(e) for e in citation.get("excerpts") or []],
+                        "excerpts": [_text(e) for e in _excerpts(citation.get("excerpts"))],
                     }
-                    for citation in basis.get("citations") or []
-                    if isinstance(citation, Mapping)
+                    for citation in _objects(basis.get("citations"))
                 ],
             }
-            for basis in candidate.get("basis") or []
-            if isinstance(basis, Mapping)
+            for basis in _objects(candidate.get("basis"))
         ],
     }
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list; nothing for anything else (candidates are what
+    a run found on the way: a malformed one is left out, not fatal)."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _excerpts(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
 
 
 def _text(value: Any) -> str | None:
@@ -444,8 +487,12 @@ def _coerce(value: Any, kind: ColumnKind) -> Any:
     if number is None:
         return None
     if kind == "integer":
-        return int(number) if number.is_integer() else None
+        whole = int(number) if number.is_integer() else None
+        return whole if whole is not None and _INT64_MIN <= whole <= _INT64_MAX else None
     return number
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _identified(items: pa.StructArray, columns: Sequence[EntityColumn]) -> pa.Table:

@@ -49,7 +49,10 @@ from .._tables import (
     FINDINGS_SCHEMA,
     RESULTS_SCHEMA,
     SOURCES_SCHEMA,
+    EntityColumn,
+    FindAllBody,
     Provenance,
+    RunBodyError,
     entities_schema,
     entity_columns,
     read_findall,
@@ -366,6 +369,14 @@ class _Execution:
         yield from (r for r in results if (r.asset_key, r.check_name) in selected)
 
 
+def _read_run_body(raw: bytes, run_id: str, columns: Sequence[EntityColumn]) -> FindAllBody:
+    """The run's body, which must be the run asked for (else a ValueError: read again)."""
+    body = read_findall(raw, columns)
+    if body.facts.run_id != run_id:
+        raise ValueError(f"the body is run {body.facts.run_id}, not {run_id}")
+    return body
+
+
 def _failure(exc: Exception) -> Failure:
     metadata: dict[str, Any] = {}
     if isinstance(exc, RunFailed):
@@ -487,12 +498,15 @@ def build_findall_assets(
                 adopt_run_id=execution.run_to_adopt(),
                 on_started=execution.on_started,
             )
-            # The body is read as bytes straight into Arrow, once: a run of a
-            # million entities never becomes a million Python dicts here.
-            body, _ = execution.client.get_findall_run_body(
-                result.run.findall_id, check=lambda raw: read_findall(raw, columns)
-            )
-        except (ScoutError, ValueError) as exc:
+            # The body is read from its bytes by pyarrow, facts and tables in
+            # one parse: a run of a million entities does not become a million
+            # Python dicts here (unless it does not fit the declared types).
+            # The bytes themselves are not kept.
+            run_id = result.run.findall_id
+            body = execution.client.get_findall_run_body(
+                run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
+            )[0]
+        except (ScoutError, ValueError, RunBodyError) as exc:
             raise _failure(exc) from exc
         facts = body.facts
         final = result.run.model_copy(

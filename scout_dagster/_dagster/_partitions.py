@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import re
 import string
+import sys
 from collections.abc import Mapping
 
 from dagster import (
@@ -52,13 +53,15 @@ class _When:
 
 
 # strftime's codes in Python's documentation, and glibc's common extras;
-# anything else would pass through as text (``%Q`` stays ``%Q``).
-_STRFTIME_CODES = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%" + "eFDTRklPsntChgr")
-_DIRECTIVE = re.compile(r"%(-?)(.?)")
+# anything else would pass through as text (``%Q`` stays ``%Q``). A code may
+# carry glibc's flags, a width and an E/O modifier (``%-d``, ``%_5Y``, ``%Ey``)
+# or be Python 3.12's ``%:z``.
+_STRFTIME_CODES = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV" + "eFDTRklPsntChgr")
+_DIRECTIVE = re.compile(r"%(?:%|[-_0^#]?\d*[EO]?(:z|.?))")
 
 
 def _check_strftime(spec: str, what: str) -> None:
-    codes = [code for _, code in _DIRECTIVE.findall(spec)]
+    codes = [m.group(1) for m in _DIRECTIVE.finditer(spec) if m.group(0) != "%%"]
     if not codes:
         raise ValueError(
             f"{what}: a format for a window bound is a strftime pattern such as "
@@ -66,7 +69,8 @@ def _check_strftime(spec: str, what: str) -> None:
         )
     if "" in codes:
         raise ValueError(f"{what}: the pattern ends with a lone %; write %% for a percent sign")
-    unknown = sorted({code for code in codes if code not in _STRFTIME_CODES})
+    known = _STRFTIME_CODES | ({":z"} if sys.version_info >= (3, 12) else set())
+    unknown = sorted({code for code in codes if code not in known})
     if unknown:
         raise ValueError(
             f"{what}: unknown strftime code(s) {', '.join('%' + c for c in unknown)}; "
@@ -118,14 +122,14 @@ class QueryTemplate:
                 "double literal braces as {{ and }}"
             ) from None
         for name, spec in fields:
-            if name in ("start", "end") and spec:
-                _check_strftime(spec, f"{self.what} {{{name}:{spec}}}")
             if name not in available:
                 shown = ", ".join("{" + n + "}" for n in available) or "none (no partitions_def)"
                 raise ValueError(
                     f"{self.what} uses {{{name}}}, which this asset cannot fill; "
                     f"available placeholders: {shown}"
                 )
+            if name in ("start", "end") and spec:
+                _check_strftime(spec, f"{self.what} {{{name}:{spec}}}")
         sample: dict[str, object] = {name: "sample" for name in available}
         if "start" in available:
             sample.update(start=_When(_SAMPLE_TIME), end=_When(_SAMPLE_TIME))

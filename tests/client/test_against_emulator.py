@@ -69,7 +69,7 @@ def test_findall_calls(emulator: EmulatorServer) -> None:
 
 
 def test_a_run_is_watched_without_reading_its_entities(emulator: EmulatorServer) -> None:
-    client, _ = make_client(emulator)
+    client, sleeps = make_client(emulator)
     run = client.create_findall_run(QUERY, limit=5)
     events = list(client.stream_findall_events(run.findall_id, entities=False))
     full_events = list(client.stream_findall_events(run.findall_id))
@@ -86,7 +86,10 @@ def test_a_run_is_watched_without_reading_its_entities(emulator: EmulatorServer)
     matched = [e for e in events if e.type == "findall.candidate.matched"]
     assert matched and all(e.candidate is not None for e in matched)
 
+    sleeps_before = len(sleeps)
+    emulator.faults.inject("malformed_json", times=1, method="GET")
     watched = client.get_findall_run(run.findall_id, entities=False)
+    assert len(sleeps) == sleeps_before + 1, "the malformed body was read again"
     final = client.get_findall_run(run.findall_id)
     assert final.entities and final.candidates
     assert watched.entities == [] and watched.candidates is None

@@ -280,3 +280,36 @@ def test_malformed_base_url_is_refused(bad: str) -> None:
 def test_empty_key_is_refused() -> None:
     with pytest.raises(ValueError, match="SCOUT_API_KEY"):
         ScoutClient("  ")
+
+
+def test_a_run_body_that_cannot_be_read_is_not_read_again() -> None:
+    from scout_dagster._tables import (
+        DEFAULT_FINDALL_FIELDS,
+        EntityColumn,
+        RunBodyError,
+        read_findall,
+    )
+
+    bodies = {
+        b'{"findall_id": "fa-1", "entities": 5}': RunBodyError,  # the run's own fault
+        b'{"findall_id": "fa-1", "entities": [1]}': RunBodyError,
+        b'{"findall_id": "fa-1", "credits": 1.5}': RunBodyError,
+        b'{"findall_id": "fa-1", "completedAt": "soon"}': RunBodyError,
+        b"<html>busy</html>": ScoutDecodeError,  # garbled: read again, then given up
+        b'{"entities": []}': ScoutDecodeError,
+    }
+    columns = [EntityColumn(name, "string") for name in DEFAULT_FINDALL_FIELDS]
+    for body, error in bodies.items():
+        calls: list[httpx.Request] = []
+
+        def handler(
+            request: httpx.Request, body: bytes = body, calls: list[httpx.Request] = calls
+        ) -> httpx.Response:
+            calls.append(request)
+            return httpx.Response(200, content=body)
+
+        client, _ = make_client(handler)
+        with pytest.raises(error):
+            client.get_findall_run_body("fa-1", check=lambda raw: read_findall(raw, columns))
+        expected = 1 if error is RunBodyError else client.retry.max_attempts
+        assert len(calls) == expected, body

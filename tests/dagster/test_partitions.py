@@ -166,6 +166,11 @@ def test_bad_templates_fail_at_definition_time(
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize("spec", ["%-d %B %Y", "%_d", "%^B", "%10Y", "%Ey", "100%% %Y"])
+def test_strftime_flags_widths_and_modifiers_are_accepted(spec: str) -> None:
+    build_findall_assets("news", "news on {start:" + spec + "}", partitions_def=DAILY)
+
+
 def test_literal_braces_are_doubled(emulator: EmulatorServer, tmp_path: Path) -> None:
     assets = build_findall_assets("braces", "companies with {{curly}} names", limit=1)
     assert materialize([assets], resources=resources(emulator, tmp_path)).success

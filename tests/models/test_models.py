@@ -204,6 +204,14 @@ def test_a_status_event_read_without_entities_equals_the_full_read(
     assert (head.type, head.event_id, head.timestamp) == (full.type, full.event_id, full.timestamp)
 
 
+def test_a_run_head_reads_snake_case_times_too() -> None:
+    from scout_dagster._models import findall_run_head
+
+    text = b'{"findall_id": "fa-1", "completed_at": "2026-01-02T00:00:00Z", "entities": []}'
+    run = FindAllRun.from_payload(findall_run_head(text))
+    assert run.completed_at is not None and run.completed_at.day == 2
+
+
 def test_a_run_head_refuses_what_is_not_a_json_object() -> None:
     from scout_dagster._models import findall_run_head
 

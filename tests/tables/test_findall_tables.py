@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ from scout_dagster._tables import (
     FindAllFacts,
     FindAllTables,
     Provenance,
+    RunBodyError,
     _read_python,
     entity_columns,
     findall_tables,
@@ -193,7 +195,6 @@ def test_the_run_facts_are_read_with_the_tables(
     [
         (b"[1, 2]", "not a run object"),
         (b'{"entities": []}', "no findall_id"),
-        (b'{"findall_id": "fa-1", "credits": "many"}', "unreadable"),
         (b"{not json", "Expecting property name"),
         (b'{"findall_id": "fa-1", "entities": [{"name": "\xff"}]}', "can't decode"),
     ],
@@ -201,3 +202,35 @@ def test_the_run_facts_are_read_with_the_tables(
 def test_a_body_that_is_not_a_run_object_is_a_value_error(payload: bytes, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         read_findall(payload, COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"entities": 5}, "entities is a JSON int, not a list"),
+        ({"entities": [_entity(0), "x"]}, "entities[1] is a JSON str, not an object"),
+        ({"credits": "many"}, "credits 'many' is not a whole number"),
+        ({"count": 1.7}, "count 1.7 is not a whole number"),
+        ({"credits": True}, "credits True is not a whole number"),
+        ({"completedAt": "soon"}, "completedAt 'soon' is not an ISO-8601 time"),
+    ],
+)
+def test_a_run_whose_contents_cannot_be_read_is_a_run_body_error(
+    payload: dict[str, Any], message: str
+) -> None:
+    run = _run([_entity(0)]) | payload
+    with pytest.raises(RunBodyError, match=re.escape(message)) as caught:
+        read_findall(json.dumps(run).encode(), COLUMNS)
+    assert not isinstance(caught.value, ValueError), "a ValueError would be read again"
+
+
+def test_the_exact_path_tolerates_odd_values_where_a_row_survives_them() -> None:
+    candidate = _candidate(1)
+    candidate["basis"][0]["citations"][0]["excerpts"] = "one excerpt"
+    candidate["basis"].append("not an object")
+    run = _run([_entity(0, founded_year=10**30), _entity(1)], candidates=[candidate, 7])
+    body = read_findall(json.dumps(run).encode(), COLUMNS)
+    assert body.path == "python"
+    assert body.entities.column("founded_year").to_pylist() == [None, 2001]
+    excerpts = body.citations.column("excerpts").to_pylist()
+    assert excerpts[0] == ["one excerpt"] and len(excerpts) == 2
