@@ -207,8 +207,9 @@ class _FindAllRunHead(BaseModel):
     Read straight from JSON text: the two big arrays (and any field not
     declared here) are parsed but never become Python objects, and are not
     kept. Measured on a run object of a
-    million entities (200 MB): 0.35 s and a 410 MB peak while parsing, none
-    of it kept, against 1.4 s and 920 MB, kept, for the full read.
+    million entities (200 MB, ``benchmarks/watch.py``): 0.34 s and a 411 MB
+    peak while parsing, the result holding no entity, against 1.5 s and
+    920 MB, nearly all of it held by the result, for the full read.
     """
 
     model_config = ConfigDict(extra="ignore")
