@@ -114,12 +114,12 @@ SCHEMA = {
 }
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _peak_mb() -> float:
+def peak_mb() -> float:
     # VmHWM, not ru_maxrss: ru_maxrss keeps the parent's high-water mark across
     # fork and exec, which would charge this child for the parent's memory.
     with open("/proc/self/status") as f:
@@ -141,7 +141,7 @@ def run_path(path: str, input_file: str, out_dir: str) -> None:
 
     data = Path(input_file).read_bytes()
     _ = (pd, pa)  # imported before the baseline so no path pays for imports
-    baseline = _rss_mb()
+    baseline = rss_mb()
     started = time.perf_counter()
     if path == "ours":
         columns = entity_columns(FindAllRequest("benchmark companies", output_schema=SCHEMA))
@@ -166,7 +166,7 @@ def run_path(path: str, input_file: str, out_dir: str) -> None:
     elapsed = time.perf_counter() - started
     print(
         RESULT_PREFIX
-        + json.dumps({"seconds": elapsed, "rows": rows, "peak_mb": _peak_mb() - baseline})
+        + json.dumps({"seconds": elapsed, "rows": rows, "peak_mb": peak_mb() - baseline})
     )
 
 

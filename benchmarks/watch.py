@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.normalize import RESULT_PREFIX, _peak_mb, _rss_mb, make_response
+from benchmarks.normalize import RESULT_PREFIX, make_response, peak_mb, rss_mb
 
 
 def run_read(mode: str, input_file: str) -> None:
@@ -32,7 +32,7 @@ def run_read(mode: str, input_file: str) -> None:
     from scout_dagster._models import findall_run_head
 
     text = Path(input_file).read_bytes()
-    baseline = _rss_mb()
+    baseline = rss_mb()
     started = time.perf_counter()
     if mode == "full":
         run = FindAllRun.from_payload(json.loads(text))
@@ -41,8 +41,8 @@ def run_read(mode: str, input_file: str) -> None:
     elapsed = time.perf_counter() - started
     figures = {
         "seconds": elapsed,
-        "peak_mb": _peak_mb() - baseline,
-        "rss_after_mb": _rss_mb() - baseline,
+        "peak_mb": peak_mb() - baseline,
+        "rss_after_mb": rss_mb() - baseline,
         "count": run.count,
         "entities": len(run.entities),
     }

@@ -6,6 +6,7 @@ ScoutError
 │   ├── ScoutConnectionError       connect failed or the connection dropped
 │   ├── ScoutTimeoutError          connect/read/write/pool timeout
 │   └── ScoutDecodeError           a 2xx whose body is not the JSON we expect
+├── ScoutRunBodyError              a run object whose contents cannot be read (not retried)
 ├── ScoutAPIError                  the server answered with an error status
 │   ├── ScoutBadRequestError       400
 │   ├── ScoutAuthenticationError   401
@@ -21,8 +22,8 @@ ScoutError
     └── RunBudgetExceeded          it passed its credit ceiling and we cancelled it
 ```
 
-Every message names the method, the path, the status and the server's own
-message, and never the API key (requests are described by method and path
+Every HTTP error's message names the method, the path, the status and the
+server's own message; no message ever names the API key (requests are described by method and path
 only; headers are never rendered).
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "ScoutNotFoundError",
     "ScoutPermissionError",
     "ScoutRateLimitError",
+    "ScoutRunBodyError",
     "ScoutServerError",
     "ScoutTimeoutError",
     "ScoutTransportError",
@@ -55,6 +57,19 @@ __all__ = [
 
 class ScoutError(Exception):
     """Root of every error this package raises."""
+
+
+class ScoutRunBodyError(ScoutError):
+    """A run object whose contents cannot be read (``entities`` that is not a
+    list, ``credits`` that is not a number, ...). Unlike a
+    :class:`ScoutDecodeError` it is not retried: reading the same run again
+    would not mend it."""
+
+    def __init__(self, detail: str, *, run_id: str | None = None) -> None:
+        self.detail = detail
+        self.run_id = run_id
+        run = f"FindAll run {run_id}" if run_id else "the FindAll run"
+        super().__init__(f"{run}: its body cannot be read: {detail}")
 
 
 class ScoutTransportError(ScoutError):

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._arrow_json import read_arrays
+from ._errors import ScoutRunBodyError
 from ._models import SearchRun
 from ._requests import FindAllRequest
 
@@ -47,7 +48,6 @@ __all__ = [
     "FindAllFacts",
     "FindAllTables",
     "Provenance",
-    "RunBodyError",
     "SearchTables",
     "entity_columns",
     "findall_tables",
@@ -252,15 +252,6 @@ _FACTS_FIELDS = [
 ]
 
 
-class RunBodyError(Exception):
-    """A FindAll run object whose contents cannot be read (``entities`` that
-    is not a list, ``credits`` that is not a number, ...). Not a
-    ``ValueError``: reading the same run again would not help."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"the FindAll run's body cannot be read: {detail}")
-
-
 def _facts(row: Mapping[str, Any]) -> FindAllFacts:
     run_id = row.get("findall_id")
     if not run_id or not isinstance(run_id, str):
@@ -269,7 +260,7 @@ def _facts(row: Mapping[str, Any]) -> FindAllFacts:
     try:
         completed_at = dt.datetime.fromisoformat(completed) if completed else None
     except (TypeError, ValueError):
-        raise RunBodyError(f"completedAt {completed!r} is not an ISO-8601 time") from None
+        raise ScoutRunBodyError(f"completedAt {completed!r} is not an ISO-8601 time") from None
     return FindAllFacts(
         run_id=run_id,
         count=_whole_number(row, "count"),
@@ -287,7 +278,7 @@ def _whole_number(row: Mapping[str, Any], name: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise RunBodyError(f"{name} {value!r} is not a whole number")
+    raise ScoutRunBodyError(f"{name} {value!r} is not a whole number")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,7 +323,7 @@ def read_findall(
 
     Raises ``ValueError`` when the payload is not a FindAll run object (not
     JSON, not UTF-8, not an object, no ``findall_id``): a garbled or foreign
-    response, worth reading again. Raises :class:`RunBodyError` when it is a
+    response, worth reading again. Raises :class:`ScoutRunBodyError` when it is a
     run object whose contents cannot be read (``entities`` not a list of
     objects, ``count``/``credits`` not whole numbers, ``completedAt`` not a
     time), which reading again would not mend.
@@ -392,10 +383,10 @@ def _read_native(raw: bytes, columns: tuple[EntityColumn, ...]) -> FindAllBody:
 def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> FindAllBody:
     entities = run.get("entities") or []
     if not isinstance(entities, list):
-        raise RunBodyError(f"entities is a JSON {type(entities).__name__}, not a list")
+        raise ScoutRunBodyError(f"entities is a JSON {type(entities).__name__}, not a list")
     for index, entity in enumerate(entities):
         if not isinstance(entity, Mapping):
-            raise RunBodyError(
+            raise ScoutRunBodyError(
                 f"entities[{index}] is a JSON {type(entity).__name__}, not an object"
             )
     struct = _entity_struct(columns)
@@ -648,12 +639,10 @@ def _url_ids(urls: list[str]) -> pa.Array:
 def _with_provenance(
     rows: dict[str, list[Any]], schema: pa.Schema, provenance: Provenance
 ) -> pa.Table:
-    n = len(next(iter(rows.values()))) if rows else 0
-    arrays: dict[str, pa.Array | pa.ChunkedArray] = {
-        name: pa.array(values, type=schema.field(name).type) for name, values in rows.items()
-    }
-    arrays.update(dict(provenance.columns(n)))
-    return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
+    """``schema``'s table from its columns but the provenance ones, as lists."""
+    names = schema.names[: len(schema) - len(PROVENANCE_COLUMNS)]
+    arrays = [pa.array(rows[name], type=schema.field(name).type) for name in names]
+    return _with_provenance_columns(pa.Table.from_arrays(arrays, names=names), schema, provenance)
 
 
 def search_tables(run: SearchRun, provenance: Provenance) -> SearchTables:

@@ -40,7 +40,7 @@ from dagster import (
     multi_asset,
 )
 
-from .._errors import RunFailed, ScoutError
+from .._errors import RunFailed, ScoutError, ScoutRunBodyError
 from .._follower import FollowResult, RunFollower, RunProgress
 from .._models import FindAllRun, SearchRun
 from .._requests import FindAllRequest, SearchRequest
@@ -52,7 +52,6 @@ from .._tables import (
     EntityColumn,
     FindAllBody,
     Provenance,
-    RunBodyError,
     entities_schema,
     entity_columns,
     read_findall,
@@ -371,7 +370,10 @@ class _Execution:
 
 def _read_run_body(raw: bytes, run_id: str, columns: Sequence[EntityColumn]) -> FindAllBody:
     """The run's body, which must be the run asked for (else a ValueError: read again)."""
-    body = read_findall(raw, columns)
+    try:
+        body = read_findall(raw, columns)
+    except ScoutRunBodyError as exc:
+        raise ScoutRunBodyError(exc.detail, run_id=run_id) from None
     if body.facts.run_id != run_id:
         raise ValueError(f"the body is run {body.facts.run_id}, not {run_id}")
     return body
@@ -506,7 +508,7 @@ def build_findall_assets(
             body = execution.client.get_findall_run_body(
                 run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
             )[0]
-        except (ScoutError, ValueError, RunBodyError) as exc:
+        except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
         facts = body.facts
         final = result.run.model_copy(

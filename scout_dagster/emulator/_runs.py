@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from . import _world
 from ._timeline import (
@@ -132,6 +132,16 @@ class Enrichment:
         return tuple(dict.fromkeys([*self.fields, *properties]))
 
 
+_Progress = TypeVar("_Progress", "FindAllProgress", "SearchProgress")
+
+
+def _fold(progress: _Progress, entries: Iterable[Entry]) -> _Progress:
+    """``progress`` with every entry's event applied, in order."""
+    for entry in entries:
+        progress.apply(entry.event)
+    return progress
+
+
 @dataclass
 class FindAllProgress:
     """A FindAll run folded at one moment."""
@@ -223,10 +233,7 @@ class FindAllRun:
 
     @staticmethod
     def progress_of(entries: Iterable[Entry]) -> FindAllProgress:
-        progress = FindAllProgress()
-        for entry in entries:
-            progress.apply(entry.event)
-        return progress
+        return _fold(FindAllProgress(), entries)
 
     def credits(self, progress: FindAllProgress) -> int:
         """Credits accrued so far; kept in full when the run is cancelled or fails."""
@@ -463,10 +470,7 @@ class SearchRun:
 
     @staticmethod
     def progress_of(entries: Iterable[Entry]) -> SearchProgress:
-        progress = SearchProgress()
-        for entry in entries:
-            progress.apply(entry.event)
-        return progress
+        return _fold(SearchProgress(), entries)
 
     def summary(self, at: float) -> Summary:
         progress = self.progress(at)

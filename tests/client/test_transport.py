@@ -283,18 +283,14 @@ def test_empty_key_is_refused() -> None:
 
 
 def test_a_run_body_that_cannot_be_read_is_not_read_again() -> None:
-    from scout_dagster._tables import (
-        DEFAULT_FINDALL_FIELDS,
-        EntityColumn,
-        RunBodyError,
-        read_findall,
-    )
+    from scout_dagster import ScoutRunBodyError
+    from scout_dagster._tables import DEFAULT_FINDALL_FIELDS, EntityColumn, read_findall
 
     bodies = {
-        b'{"findall_id": "fa-1", "entities": 5}': RunBodyError,  # the run's own fault
-        b'{"findall_id": "fa-1", "entities": [1]}': RunBodyError,
-        b'{"findall_id": "fa-1", "credits": 1.5}': RunBodyError,
-        b'{"findall_id": "fa-1", "completedAt": "soon"}': RunBodyError,
+        b'{"findall_id": "fa-1", "entities": 5}': ScoutRunBodyError,  # the run's own fault
+        b'{"findall_id": "fa-1", "entities": [1]}': ScoutRunBodyError,
+        b'{"findall_id": "fa-1", "credits": 1.5}': ScoutRunBodyError,
+        b'{"findall_id": "fa-1", "completedAt": "soon"}': ScoutRunBodyError,
         b"<html>busy</html>": ScoutDecodeError,  # garbled: read again, then given up
         b'{"entities": []}': ScoutDecodeError,
     }
@@ -311,5 +307,5 @@ def test_a_run_body_that_cannot_be_read_is_not_read_again() -> None:
         client, _ = make_client(handler)
         with pytest.raises(error):
             client.get_findall_run_body("fa-1", check=lambda raw: read_findall(raw, columns))
-        expected = 1 if error is RunBodyError else client.retry.max_attempts
+        expected = 1 if error is ScoutRunBodyError else client.retry.max_attempts
         assert len(calls) == expected, body

@@ -408,3 +408,17 @@ def test_a_downstream_asset_gets_the_report_as_text(
     written = (tmp_path / "ev_report" / "report.md").read_text()
     row = pq.read_table(tmp_path / "report_length" / "data.parquet").to_pylist()[0]
     assert row == {"chars": len(written), "cites_first_source": True}
+
+
+def test_the_final_body_must_be_the_run_asked_for_and_readable() -> None:
+    from scout_dagster import ScoutRunBodyError
+    from scout_dagster._dagster._assets import _read_run_body
+
+    columns = entity_columns(FindAllRequest(QUERY, output_schema=SCHEMA))
+    with pytest.raises(
+        ScoutRunBodyError, match="FindAll run fa-1: its body cannot be read: entities is a JSON int"
+    ):
+        _read_run_body(b'{"findall_id": "fa-1", "entities": 5}', "fa-1", columns)
+    with pytest.raises(ValueError, match="the body is run fa-2, not fa-1"):
+        _read_run_body(b'{"findall_id": "fa-2", "entities": []}', "fa-1", columns)
+    assert _read_run_body(b'{"findall_id": "fa-1"}', "fa-1", columns).facts.run_id == "fa-1"

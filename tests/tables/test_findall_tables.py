@@ -11,12 +11,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from scout_dagster import FindAllRequest, _arrow_json
+from scout_dagster import FindAllRequest, ScoutRunBodyError, _arrow_json
 from scout_dagster._tables import (
     FindAllFacts,
     FindAllTables,
     Provenance,
-    RunBodyError,
     _read_python,
     entity_columns,
     findall_tables,
@@ -219,7 +218,7 @@ def test_a_run_whose_contents_cannot_be_read_is_a_run_body_error(
     payload: dict[str, Any], message: str
 ) -> None:
     run = _run([_entity(0)]) | payload
-    with pytest.raises(RunBodyError, match=re.escape(message)) as caught:
+    with pytest.raises(ScoutRunBodyError, match=re.escape(message)) as caught:
         read_findall(json.dumps(run).encode(), COLUMNS)
     assert not isinstance(caught.value, ValueError), "a ValueError would be read again"
 
