@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 import pydantic
@@ -37,7 +39,8 @@ from ._config import (
     RetryPolicy,
     normalize_base_url,
 )
-from ._errors import ScoutDecodeError
+from ._deadline import current_deadline
+from ._errors import ScoutDeadlineError, ScoutDecodeError
 from ._http import Redactor, decode_json, raise_for_status, translate_transport_errors
 from ._models import (
     FINDALL_EVENT_TYPES,
@@ -69,6 +72,28 @@ DEFAULT_PAGE_SIZE = 50
 #: Keys under which a list endpoint might wrap its page in an object; the
 #: contract does not say, so a bare JSON array and any of these are read.
 _PAGE_KEYS = ("data", "items", "runs", "results", "searches", "findall_runs")
+#: Longest run id put into a URL. Ids are opaque; this one is not an id.
+MAX_RUN_ID_CHARS = 256
+
+
+def run_segment(run_id: str) -> str:
+    """A server-sent run id as one URL path segment: percent-escaped whole, so
+    ``/``, ``?``, ``#`` and ``%`` stay inside it. ``.``, ``..`` and ids that
+    are empty, too long or hold control characters are refused: no escape
+    keeps a dot segment from being read as one, and no request may leave the
+    run's own path (the cancel carries the bearer key)."""
+    if (
+        not isinstance(run_id, str)
+        or run_id.strip(".") == ""
+        or len(run_id) > MAX_RUN_ID_CHARS
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in run_id)
+    ):
+        raise ScoutDecodeError(
+            f"the server gave a run id that cannot be used in a URL: {run_id!r:.80}",
+            method="GET",
+            path="(run id)",
+        )
+    return quote(run_id, safe="")
 
 
 def _package_version() -> str:
@@ -127,10 +152,11 @@ class ScoutClient:
         self.retry = retry
         self._sleep = sleep
         self._redact = Redactor(api_key)
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=_BearerAuth(api_key),
-            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            timeout=self._timeout,
             transport=transport,
             headers={
                 "Accept": "application/json",
@@ -141,6 +167,11 @@ class ScoutClient:
 
     def __repr__(self) -> str:
         return f"ScoutClient(base_url={self.base_url!r}, api_key=***)"
+
+    def server_text(self, text: str | None) -> str | None:
+        """A server's words (a run's ``error``, say) as they may be kept in a
+        message or metadata: the key redacted, the text cut to a few KB."""
+        return self._redact.server_text(text)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -163,11 +194,13 @@ class ScoutClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
-        decode: Callable[[str, str, httpx.Response], Any] = decode_json,
+        decode: Callable[[str, str, httpx.Response, Redactor], Any] = decode_json,
     ) -> Any:
         """Send one logical request (retried per policy) and return ``decode`` of
-        the response (by default its JSON; a body that fails to decode is
-        retried like a dropped connection)."""
+        the response (by default its JSON, the key redacted from it; a body
+        that fails to decode is retried like a dropped connection). Inside a
+        deadline scope (``_deadline.within``) every attempt and every wait
+        ends by the deadline."""
         headers: dict[str, str] = {}
         if method != "GET":
             # One key for every attempt, so a retry after a lost response is
@@ -179,15 +212,79 @@ class ScoutClient:
 
         def attempt() -> Any:
             with translate_transport_errors(method, path, self._redact):
-                response = self._http.request(
-                    method, path, content=content, params=params, headers=headers
-                )
+                response = self._send(method, path, content, params, headers)
             raise_for_status(method, path, response, self._redact)
-            return decode(method, path, response)
+            return decode(method, path, response, self._redact)
 
         return call_with_retries(
             attempt, policy=self.retry, describe=f"{method} {path}", sleep=self._sleep
         )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        """One attempt, its body read whole. Within a deadline it runs on a
+        thread of its own, so the deadline can abandon it mid-body (httpx's
+        timeouts are per read: a body that trickles never times out)."""
+        deadline = current_deadline()
+        if deadline is None:
+            return self._http.request(method, path, content=content, params=params, headers=headers)
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise ScoutDeadlineError(
+                f"not sent: {deadline.why} has passed", method=method, path=path
+            )
+        abandoned = threading.Event()
+        outcome: list[httpx.Response | BaseException] = []
+
+        def send() -> None:
+            try:
+                with self._http.stream(
+                    method,
+                    path,
+                    content=content,
+                    params=params,
+                    headers=headers,
+                    timeout=_within(self._timeout, remaining),
+                ) as response:
+                    raw = bytearray()
+                    for chunk in response.iter_raw():
+                        if abandoned.is_set():
+                            return  # leaving the block closes the connection
+                        raw += chunk
+                # Raw bytes and the original headers: the copy decodes any
+                # Content-Encoding itself, once.
+                outcome.append(
+                    httpx.Response(
+                        response.status_code,
+                        headers=response.headers,
+                        content=bytes(raw),
+                        request=response.request,
+                    )
+                )
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=send, daemon=True, name="scout-request")
+        worker.start()
+        worker.join(remaining)
+        if not outcome:
+            abandoned.set()
+            raise ScoutDeadlineError(
+                f"abandoned after {remaining:.1f} s without a complete answer: "
+                f"{deadline.why} passed",
+                method=method,
+                path=path,
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def _parse(self, model: type[_Model], payload: Any, method: str, path: str) -> _Model:
         try:
@@ -296,7 +393,7 @@ class ScoutClient:
         its entities, candidates and any field this client does not know are
         parsed but never built as Python objects. For watching a large run.
         """
-        path = f"{FINDALL_PREFIX}/runs/{findall_id}"
+        path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
         if entities:
             return self._call(FindAllRun, "GET", path)
         payload = self._request("GET", path, decode=_decode_run_head)
@@ -313,11 +410,14 @@ class ScoutClient:
         JSON it expects; that is retried like a dropped connection. Any other
         error of ``check`` is raised as it is, at once.
         """
-        path = f"{FINDALL_PREFIX}/runs/{findall_id}"
+        path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
 
-        def decode(method: str, path: str, response: httpx.Response) -> tuple[_Checked, bytes]:
+        def decode(
+            method: str, path: str, response: httpx.Response, redact: Redactor
+        ) -> tuple[_Checked, bytes]:
+            content = redact.bytes(response.content)
             try:
-                return check(response.content), response.content
+                return check(content), content
             except ValueError as exc:
                 raise ScoutDecodeError(
                     f"response {response.status_code} is not the run object expected ({exc})",
@@ -336,7 +436,7 @@ class ScoutClient:
         return self._call(
             FindAllRun,
             "POST",
-            f"{FINDALL_PREFIX}/runs/{findall_id}/cancel",
+            f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/cancel",
             body={},
             idempotency_key=idempotency_key,
         )
@@ -348,7 +448,7 @@ class ScoutClient:
         return self._call(
             FindAllRun,
             "POST",
-            f"{FINDALL_PREFIX}/runs/{findall_id}/extend",
+            f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/extend",
             body={"additional_limit": additional_limit},
             idempotency_key=idempotency_key,
         )
@@ -365,7 +465,7 @@ class ScoutClient:
         return self._call(
             FindAllRun,
             "POST",
-            f"{FINDALL_PREFIX}/runs/{findall_id}/enrich",
+            f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/enrich",
             body=_drop_none({"fields": fields, "output_schema": output_schema}),
             idempotency_key=idempotency_key,
         )
@@ -383,7 +483,7 @@ class ScoutClient:
         ``get_findall_run(..., entities=False)`` gives them, and so does the
         event's ``raw`` payload.
         """
-        path = f"{FINDALL_PREFIX}/runs/{findall_id}/events"
+        path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/events"
         decode = _decode_event if entities else _decode_event_without_entities
         for payload, sse_id in self._iter_payloads(
             path, FINDALL_EVENT_TYPES, last_event_id, decode
@@ -462,7 +562,7 @@ class ScoutClient:
 
     def get_search_run(self, search_id: str) -> SearchRun:
         """``GET /v1/searches/{search_id}``."""
-        return self._call(SearchRun, "GET", f"/v1/searches/{search_id}")
+        return self._call(SearchRun, "GET", f"/v1/searches/{run_segment(search_id)}")
 
     def cancel_search_run(self, search_id: str, *, idempotency_key: str | None = None) -> SearchRun:
         """``POST …/cancel``. The run stops at its next page checkpoint and keeps
@@ -470,7 +570,7 @@ class ScoutClient:
         return self._call(
             SearchRun,
             "POST",
-            f"/v1/searches/{search_id}/cancel",
+            f"/v1/searches/{run_segment(search_id)}/cancel",
             body={},
             idempotency_key=idempotency_key,
         )
@@ -479,7 +579,7 @@ class ScoutClient:
         self, search_id: str, *, last_event_id: str | None = None
     ) -> Iterator[SearchEvent]:
         """``GET /v1/searches/{search_id}/events``: progress, then the terminal event."""
-        path = f"/v1/searches/{search_id}/events"
+        path = f"/v1/searches/{run_segment(search_id)}/events"
         for payload, sse_id in self._iter_payloads(path, SEARCH_EVENT_TYPES, last_event_id):
             event = SearchEvent.from_payload(payload, sse_id)
             yield event
@@ -507,8 +607,9 @@ class ScoutClient:
         )
         try:
             for sse in events:
+                data = self._redact(sse.data)
                 try:
-                    payload = decode(sse.data, sse.event) if sse.data else None
+                    payload = decode(data, sse.event) if data else None
                 except ValueError:
                     log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
                     continue
@@ -592,10 +693,24 @@ def _decode_event_without_entities(data: str, sse_type: str | None) -> Any:
     return head
 
 
-def _decode_run_head(method: str, path: str, response: httpx.Response) -> Any:
+def _decode_run_head(method: str, path: str, response: httpx.Response, redact: Redactor) -> Any:
     """A FindAll run object without its entities and candidates, or
     ScoutDecodeError naming the call (retryable)."""
     try:
-        return findall_run_head(response.content)
+        return findall_run_head(redact.bytes(response.content))
     except ValueError:
-        return decode_json(method, path, response)  # its error, or a non-object payload
+        return decode_json(method, path, response, redact)  # its error, or a non-object payload
+
+
+def _within(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """``timeout`` with no part longer than ``seconds``."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )

@@ -5,6 +5,7 @@ ScoutError
 ├── ScoutTransportError            the request got no usable answer (maybe retryable)
 │   ├── ScoutConnectionError       connect failed or the connection dropped
 │   ├── ScoutTimeoutError          connect/read/write/pool timeout
+│   │   └── ScoutDeadlineError     abandoned at the materialization's deadline (not retried)
 │   └── ScoutDecodeError           a 2xx whose body is not the JSON we expect
 ├── ScoutRunBodyError              a run object whose contents cannot be read (not retried)
 ├── ScoutAPIError                  the server answered with an error status
@@ -40,6 +41,7 @@ __all__ = [
     "ScoutBadRequestError",
     "ScoutConflictError",
     "ScoutConnectionError",
+    "ScoutDeadlineError",
     "ScoutDecodeError",
     "ScoutError",
     "ScoutInsufficientCreditsError",
@@ -87,6 +89,11 @@ class ScoutConnectionError(ScoutTransportError):
 
 class ScoutTimeoutError(ScoutTransportError):
     """No answer within the request timeout."""
+
+
+class ScoutDeadlineError(ScoutTimeoutError):
+    """The request was abandoned (or never sent) because the deadline of the
+    work it belongs to passed. Never retried: there is no time left."""
 
 
 class ScoutDecodeError(ScoutTransportError):

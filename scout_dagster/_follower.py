@@ -20,32 +20,58 @@ It knows nothing of Dagster; progress goes to a callback.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
 from ._client import ScoutClient
+from ._deadline import Deadline, within
 from ._errors import (
     RunBudgetExceeded,
     RunDeadlineExceeded,
     RunFailed,
     ScoutAPIError,
+    ScoutDeadlineError,
     ScoutError,
     ScoutNotFoundError,
 )
 from ._models import FindAllEvent, FindAllRun, RunState, SearchEvent, SearchRun
 from ._requests import FindAllRequest, SearchRequest
+from ._retry import is_retryable
 
-__all__ = ["FINDALL", "SEARCH", "FollowResult", "RunFollower", "RunKind", "RunProgress"]
+__all__ = [
+    "FINDALL",
+    "SEARCH",
+    "FollowResult",
+    "RunFollower",
+    "RunKind",
+    "RunProgress",
+    "successor_key",
+]
 
 log = logging.getLogger("scout_dagster.follower")
 
 RunT = TypeVar("RunT", FindAllRun, SearchRun)
 EventT = TypeVar("EventT", FindAllEvent, SearchEvent)
 StopReason = Literal["deadline", "budget"]
+#: States after which a run has no result to adopt.
+_DEAD = frozenset({RunState.FAILED, RunState.CANCELLED})
+#: New runs one attempt may start in place of replayed dead ones. A create is
+#: answered with a dead run when an earlier attempt's run (same idempotency
+#: key) was cancelled or failed; a few in a row means something else is wrong.
+MAX_REPLACED_RUNS = 3
+
+
+class _HasState(Protocol):
+    @property
+    def state(self) -> RunState: ...
+
+
+_ReadT = TypeVar("_ReadT", bound=_HasState)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +130,8 @@ class FollowResult(Generic[RunT]):
         partial: we stopped it (``stop_reason``) and kept its partial result.
         stop_reason: ``"deadline"`` or ``"budget"`` when we cancelled it.
         followed_by: ``"stream"`` or ``"poll"`` (the stream was unavailable).
+        read_by: the deadline of the final read (:meth:`RunFollower.read_final`).
+        credits_seen: the most credits any read of the run reported.
     """
 
     run: RunT
@@ -112,6 +140,12 @@ class FollowResult(Generic[RunT]):
     partial: bool = False
     stop_reason: StopReason | None = None
     followed_by: Literal["stream", "poll"] = "stream"
+    read_by: Deadline | None = None
+    credits_seen: int = 0
+
+
+class _Replayed(Exception):
+    """The create was answered with an earlier attempt's run, which has ended."""
 
 
 class _Stop(Exception):
@@ -152,8 +186,10 @@ class RunFollower:
 
     Args:
         client: the Scout client.
-        deadline_s: seconds to wait for the run before cancelling it; ``None``
-            waits for as long as it takes.
+        deadline_s: seconds for everything from the create to the final read
+            (:meth:`read_final`): every request and every retry wait inside
+            ends by then, and the run is cancelled if it has not finished.
+            ``None`` waits for as long as it takes.
         credit_budget: cancel the run once its credits exceed this; ``None``
             for no ceiling.
         keep_partial: for search runs stopped by the deadline or the budget,
@@ -167,8 +203,10 @@ class RunFollower:
         poll_interval_s, max_poll_interval_s: polling starts at the first and
             grows by half each time up to the second (seconds).
         progress_interval_s: the least time between two progress reports.
-        cancel_grace_s: after a cancel, how long to read the run waiting for
-            it to reach its terminal state (it stops at its next checkpoint).
+        cancel_grace_s: after the deadline or the budget, the time the cancel
+            and the reads that wait for it to take effect get (it stops at its
+            next checkpoint); a failure comes at most this long after the
+            deadline.
         on_progress: called with :class:`RunProgress` at most every
             ``progress_interval_s`` and on every state change.
         clock, sleep: monotonic seconds and a sleep, injectable for tests.
@@ -186,7 +224,7 @@ class RunFollower:
         poll_interval_s: float = 1.0,
         max_poll_interval_s: float = 15.0,
         progress_interval_s: float = 5.0,
-        cancel_grace_s: float = 30.0,
+        cancel_grace_s: float = 10.0,
         on_progress: Callable[[RunProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -195,6 +233,8 @@ class RunFollower:
             raise ValueError(f"deadline_s must be positive (seconds), got {deadline_s}")
         if credit_budget is not None and credit_budget < 0:
             raise ValueError(f"credit_budget must not be negative, got {credit_budget}")
+        if cancel_grace_s <= 0:
+            raise ValueError(f"cancel_grace_s must be positive (seconds), got {cancel_grace_s}")
         self.client = client
         self.deadline_s = deadline_s
         self.credit_budget = credit_budget
@@ -220,12 +260,13 @@ class RunFollower:
         on_started: Callable[[FindAllRun, bool], None] | None = None,
     ) -> FollowResult[FindAllRun]:
         """Create (or adopt) a FindAll run and follow it to its end."""
-        run, adopted = self._start(
-            FINDALL, lambda: request.create(self.client, idempotency_key), adopt_run_id
+        return self._run(
+            FINDALL,
+            lambda key: request.create(self.client, key),
+            idempotency_key,
+            adopt_run_id,
+            on_started,
         )
-        if on_started:
-            on_started(run, adopted)
-        return self.follow(FINDALL, run.findall_id, adopted=adopted)
 
     def run_search(
         self,
@@ -236,27 +277,195 @@ class RunFollower:
         on_started: Callable[[SearchRun, bool], None] | None = None,
     ) -> FollowResult[SearchRun]:
         """Create (or adopt) a deep-search run and follow it to its end."""
-        run, adopted = self._start(
-            SEARCH, lambda: request.create(self.client, idempotency_key), adopt_run_id
+        return self._run(
+            SEARCH,
+            lambda key: request.create(self.client, key),
+            idempotency_key,
+            adopt_run_id,
+            on_started,
         )
-        if on_started:
-            on_started(run, adopted)
-        return self.follow(SEARCH, run.search_id, adopted=adopted)
 
     def follow(
         self, kind: RunKind[RunT, EventT], run_id: str, *, adopted: bool = False
     ) -> FollowResult[RunT]:
         """Wait for ``run_id`` to end; cancel it on every exit that leaves it running."""
         started = self._clock()
-        deadline = None if self.deadline_s is None else started + self.deadline_s
+        deadline = self._deadline(started)
+        with within(deadline):
+            return self._follow(kind, run_id, adopted, started, deadline)
+
+    def read_final(self, result: FollowResult[RunT], read: Callable[[], _ReadT]) -> _ReadT:
+        """The run's full result, from a body that says it is complete.
+
+        ``read`` fetches the body (within the deadline) and returns it as any
+        object with a ``state``. A body still ``running`` (a server whose
+        reads lag its events) is read again until the deadline; one that says
+        ``cancelled`` or ``failed`` raises :class:`RunFailed`: a table is only
+        ever written from a completed run, or from the partial result we kept
+        (``result.partial``). At the deadline the run is cancelled if active.
+        """
+        kind: RunKind[Any, Any] = FINDALL if isinstance(result.run, FindAllRun) else SEARCH
+        run_id = result.run.run_id
+        accepted = {RunState.COMPLETED} | ({RunState.CANCELLED} if result.partial else set())
+        pause = 0.25
+        with within(result.read_by):
+            while True:
+                try:
+                    body = read()
+                except ScoutDeadlineError:
+                    body = None
+                state: RunState = body.state if body is not None else RunState.UNKNOWN
+                if body is not None and state in accepted:
+                    return body
+                if state.is_terminal:
+                    self._raise_ended(kind, run_id, state, body, stage="in its final read")
+                if result.read_by is not None and (
+                    body is None or result.read_by.remaining() <= pause
+                ):
+                    break
+                log.warning(
+                    "%s run %s ended, but reading it gave state %s; reading it again in %.2f s",
+                    kind.name,
+                    run_id,
+                    state.value,
+                    pause,
+                )
+                self._sleep(pause)
+                pause = min(pause * 2, 5.0)
+        self._cancel_if_active(kind, run_id, why="its final read never said it completed")
+        raise RunDeadlineExceeded(
+            f"{kind.name} run {run_id}: its events said it ended, but reading it still said "
+            f"{state.value} when {result.read_by.why if result.read_by else 'the deadline'} "
+            "passed; nothing was written (a retry adopts the run if it completes)",
+            run_id=run_id,
+            final_state=state.value,
+            credits=result.run.credits,
+        )
+
+    # ------------------------------------------------------------ start
+
+    def _deadline(self, started: float) -> Deadline | None:
+        if self.deadline_s is None:
+            return None
+        return Deadline(
+            at=started + self.deadline_s,
+            why=f"the deadline of {self.deadline_s:g} s",
+            clock=self._clock,
+        )
+
+    def _grace(self, why: str) -> Deadline:
+        return Deadline.after(self.cancel_grace_s, why, self._clock)
+
+    def _run(
+        self,
+        kind: RunKind[RunT, EventT],
+        create: Callable[[str | None], RunT],
+        idempotency_key: str | None,
+        adopt_run_id: str | None,
+        on_started: Callable[[RunT, bool], None] | None,
+    ) -> FollowResult[RunT]:
+        """Adopt ``adopt_run_id`` while it is active or completed, else create a
+        run, and follow it.
+
+        A create may be answered with an earlier attempt's run (the same
+        idempotency key, replayed). When that run ended cancelled or failed, a
+        new run is created under a key derived from the dead run's id, so
+        every attempt that meets the same dead run derives the same key and
+        they stay idempotent among themselves.
+        """
+        started = self._clock()
+        deadline = self._deadline(started)
+        with within(deadline):
+            dead: set[str] = set()
+            if adopt_run_id:
+                existing = self._adoptable(kind, adopt_run_id)
+                if existing is not None:
+                    if on_started:
+                        on_started(existing, True)
+                    return self._follow(kind, adopt_run_id, True, started, deadline)
+                dead.add(adopt_run_id)
+            key = idempotency_key
+            for _ in range(MAX_REPLACED_RUNS + 1):
+                run = create(key)
+                if key is None:  # a fresh key: nothing can have been replayed
+                    if on_started:
+                        on_started(run, False)
+                    return self._follow(kind, run.run_id, False, started, deadline)
+                if run.run_id not in dead and run.state not in _DEAD:
+                    if on_started:
+                        on_started(run, False)
+                    try:
+                        return self._follow(
+                            kind, run.run_id, False, started, deadline, replayed_check=True
+                        )
+                    except _Replayed:
+                        pass
+                log.warning(
+                    "the create of a %s run was answered with run %s, which had ended "
+                    "(an earlier attempt's, replayed for the same idempotency key); "
+                    "starting a new one",
+                    kind.name,
+                    run.run_id,
+                )
+                dead.add(run.run_id)
+                key = successor_key(key, run.run_id)
+        raise RunFailed(
+            f"{kind.name} run creation kept returning runs that had ended "
+            f"({', '.join(sorted(dead))}); gave up after {MAX_REPLACED_RUNS} new keys",
+            run_id=run.run_id,
+            final_state="cancelled or failed",
+        )
+
+    def _adoptable(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
+        """The earlier attempt's run, unless it is gone or ended without a result."""
+        try:
+            existing = kind.get(self.client, run_id)
+        except ScoutNotFoundError:
+            log.warning(
+                "%s run %s to adopt no longer exists; starting a new one", kind.name, run_id
+            )
+            return None
+        if existing.state in _DEAD:
+            log.info(
+                "earlier %s run %s ended %s; starting a new one",
+                kind.name,
+                run_id,
+                existing.state.value,
+            )
+            return None
+        log.info(
+            "adopting %s run %s (%s) started by an earlier attempt",
+            kind.name,
+            run_id,
+            existing.state.value,
+        )
+        return existing
+
+    # ------------------------------------------------------------ follow
+
+    def _follow(
+        self,
+        kind: RunKind[RunT, EventT],
+        run_id: str,
+        adopted: bool,
+        started: float,
+        deadline: Deadline | None,
+        *,
+        replayed_check: bool = False,
+    ) -> FollowResult[RunT]:
+        """Follow ``run_id`` to its end. With ``replayed_check``, first read its
+        state: a replayed create answers with the original response (queued)
+        even when the run has ended since; ``_Replayed`` says so."""
         tracker = _ProgressTracker(self, run_id, started)
         try:
+            if replayed_check and self._state_of(kind, run_id) in _DEAD:
+                raise _Replayed
             try:
                 run, followed_by = self._wait(kind, run_id, deadline, tracker)
             except _Stop as stop:
                 return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
-            return self._finish(kind, run, started, adopted, followed_by)
-        except RunFailed:
+            return self._finish(kind, run, started, adopted, followed_by, deadline, tracker)
+        except (RunFailed, _Replayed):
             raise  # the run has ended, or we ended it: nothing is left running
         except Exception as exc:
             if self.cancel_on_error:
@@ -271,42 +480,21 @@ class RunFollower:
                 )
             raise
         except BaseException:  # an interrupt or a termination: always cancel
-            self._cancel_if_active(kind, run_id, why="the wait was interrupted")
+            self._cancel_if_active(
+                kind, run_id, why="the wait was interrupted (the Dagster run was terminated?)"
+            )
             raise
 
-    # ------------------------------------------------------------ start
-
-    def _start(
-        self,
-        kind: RunKind[RunT, EventT],
-        create: Callable[[], RunT],
-        adopt_run_id: str | None,
-    ) -> tuple[RunT, bool]:
-        if adopt_run_id:
-            try:
-                existing = kind.get(self.client, adopt_run_id)
-            except ScoutNotFoundError:
-                log.warning(
-                    "%s run %s to adopt no longer exists; starting a new one",
-                    kind.name,
-                    adopt_run_id,
-                )
-            else:
-                if existing.state not in (RunState.FAILED, RunState.CANCELLED):
-                    log.info(
-                        "adopting %s run %s (%s) started by an earlier attempt",
-                        kind.name,
-                        adopt_run_id,
-                        existing.state.value,
-                    )
-                    return existing, True
-                log.info(
-                    "earlier %s run %s ended %s; starting a new one",
-                    kind.name,
-                    adopt_run_id,
-                    existing.state.value,
-                )
-        return create(), False
+    def _state_of(self, kind: RunKind[RunT, EventT], run_id: str) -> RunState:
+        """The run's state; UNKNOWN when a passing fault keeps it from being read
+        (following finds it out). A refusal no retry mends is raised."""
+        try:
+            return kind.get(self.client, run_id).state
+        except ScoutError as exc:
+            if not is_retryable(exc):
+                raise
+            log.warning("could not read %s run %s after creating it: %s", kind.name, run_id, exc)
+            return RunState.UNKNOWN
 
     # ------------------------------------------------------------ wait
 
@@ -314,24 +502,27 @@ class RunFollower:
         self,
         kind: RunKind[RunT, EventT],
         run_id: str,
-        deadline: float | None,
+        deadline: Deadline | None,
         tracker: _ProgressTracker,
     ) -> tuple[RunT, Literal["stream", "poll"]]:
-        if self.use_stream:
-            ended, last_run = self._wait_on_stream(kind, run_id, deadline, tracker)
-            if ended:
-                # The terminal event names the final state; read the run only
-                # when the event did not carry it. The caller reads the full
-                # result once, in the form it needs (create, stream, one read).
-                run = last_run if last_run is not None else kind.get(self.client, run_id)
-                return run, "stream"
-        return self._wait_by_polling(kind, run_id, deadline, tracker), "poll"
+        try:
+            if self.use_stream:
+                ended, last_run = self._wait_on_stream(kind, run_id, deadline, tracker)
+                if ended:
+                    # The terminal event names the final state; read the run only
+                    # when the event did not carry it. The caller reads the full
+                    # result once, in the form it needs (create, stream, one read).
+                    run = last_run if last_run is not None else kind.get(self.client, run_id)
+                    return run, "stream"
+            return self._wait_by_polling(kind, run_id, deadline, tracker), "poll"
+        except ScoutDeadlineError:
+            raise _Stop("deadline") from None  # a request was abandoned at the deadline
 
     def _wait_on_stream(
         self,
         kind: RunKind[RunT, EventT],
         run_id: str,
-        deadline: float | None,
+        deadline: Deadline | None,
         tracker: _ProgressTracker,
     ) -> tuple[bool, RunT | None]:
         """(True, terminal run if the event carried it) when the stream showed the
@@ -341,11 +532,11 @@ class RunFollower:
         try:
             while True:
                 # Wake at least once a second, and at the deadline.
-                wait = 1.0 if deadline is None else min(max(deadline - self._clock(), 0.0), 1.0)
+                wait = 1.0 if deadline is None else min(deadline.remaining(), 1.0)
                 try:
                     what, item = pump.items.get(timeout=wait)
                 except queue.Empty:
-                    if deadline is not None and self._clock() >= deadline:
+                    if deadline is not None and deadline.expired():
                         raise _Stop("deadline") from None
                     continue
                 if what == "end":
@@ -367,7 +558,7 @@ class RunFollower:
                 self._check_budget(tracker)
                 if item.is_terminal:
                     return True, item.run  # type: ignore[return-value]
-                if deadline is not None and self._clock() >= deadline:
+                if deadline is not None and deadline.expired():
                     raise _Stop("deadline")
         finally:
             pump.stop()
@@ -376,7 +567,7 @@ class RunFollower:
         self,
         kind: RunKind[RunT, EventT],
         run_id: str,
-        deadline: float | None,
+        deadline: Deadline | None,
         tracker: _ProgressTracker,
     ) -> RunT:
         interval = self.poll_interval_s
@@ -386,10 +577,9 @@ class RunFollower:
             if run.state.is_terminal:
                 return run
             self._check_budget(tracker)
-            now = self._clock()
-            if deadline is not None and now >= deadline:
+            if deadline is not None and deadline.expired():
                 raise _Stop("deadline")
-            pause = interval if deadline is None else min(interval, deadline - now)
+            pause = interval if deadline is None else min(interval, deadline.remaining())
             self._sleep(max(pause, 0.0))
             interval = min(interval * 1.5, self.max_poll_interval_s)
 
@@ -399,6 +589,38 @@ class RunFollower:
 
     # ------------------------------------------------------------ endings
 
+    def _raise_ended(
+        self,
+        kind: RunKind[RunT, EventT],
+        run_id: str,
+        state: RunState,
+        run: Any,
+        *,
+        stage: str = "while following it",
+    ) -> NoReturn:
+        """A run that ended without a result: who ended it, and why."""
+        credits = getattr(run, "credits", None)
+        if state is RunState.FAILED:
+            error = self.client.server_text(getattr(run, "error", None))
+            raise RunFailed(
+                f"{kind.name} run {run_id} failed on the server: {error or 'no reason given'} "
+                f"(seen {stage}); nothing was written, and a retry starts a new run",
+                run_id=run_id,
+                final_state=state.value,
+                server_error=error,
+                credits=credits,
+            )
+        status = getattr(run, "status", None)
+        reason = self.client.server_text(getattr(status, "termination_reason", None))
+        raise RunFailed(
+            f"{kind.name} run {run_id} was cancelled by the server or by someone else, not by "
+            f"this process ({stage}; termination reason: {reason or 'not given'}); "
+            "nothing was written, and a retry starts a new run",
+            run_id=run_id,
+            final_state=state.value,
+            credits=credits,
+        )
+
     def _finish(
         self,
         kind: RunKind[RunT, EventT],
@@ -406,26 +628,19 @@ class RunFollower:
         started: float,
         adopted: bool,
         followed_by: Literal["stream", "poll"],
+        deadline: Deadline | None,
+        tracker: _ProgressTracker,
     ) -> FollowResult[RunT]:
-        waited = self._clock() - started
-        if run.state is RunState.FAILED:
-            raise RunFailed(
-                f"{kind.name} run {run.run_id} failed on the server: "
-                f"{run.error or 'no reason given'}",
-                run_id=run.run_id,
-                final_state=run.state.value,
-                server_error=run.error,
-                credits=run.credits,
-            )
-        if run.state is RunState.CANCELLED:
-            raise RunFailed(
-                f"{kind.name} run {run.run_id} was cancelled outside this process "
-                f"(termination reason: {run.status.termination_reason or 'not given'})",
-                run_id=run.run_id,
-                final_state=run.state.value,
-                credits=run.credits,
-            )
-        return FollowResult(run=run, adopted=adopted, waited_s=waited, followed_by=followed_by)
+        if run.state in _DEAD:
+            self._raise_ended(kind, run.run_id, run.state, run)
+        return FollowResult(
+            run=run,
+            adopted=adopted,
+            waited_s=self._clock() - started,
+            followed_by=followed_by,
+            read_by=deadline,
+            credits_seen=max(tracker.credits_seen, run.credits),
+        )
 
     def _stop(
         self,
@@ -436,71 +651,98 @@ class RunFollower:
         adopted: bool,
         tracker: _ProgressTracker,
     ) -> FollowResult[RunT]:
-        """Deadline or budget: cancel, read the final state, then fail or keep the partial."""
-        current = kind.get(self.client, run_id)
-        if current.state.is_terminal:
-            # It finished between our last look and now: use it, never cancel it.
-            return self._finish(kind, current, started, adopted, followed_by="stream")
-        kind.cancel(self.client, run_id)
-        final = self._read_until_terminal(kind, run_id)
-        waited = self._clock() - started
+        """Deadline or budget: cancel, read the final state, then fail or keep the
+        partial. All of it within the cancel's grace time, past the deadline."""
         if reason == "deadline":
             what = f"did not finish within its deadline of {self.deadline_s:g} s"
         else:
             what = f"passed its credit budget of {self.credit_budget} (at {tracker.credits})"
+        grace = self._grace(f"the {self.cancel_grace_s:g} s given to the cancel")
+        with within(grace, override=True):
+            current = kind.get(self.client, run_id)
+            if current.state.is_terminal:
+                # It finished between our last look and now: use it, never cancel it.
+                return self._finish(kind, current, started, adopted, "stream", grace, tracker)
+            kind.cancel(self.client, run_id)
+            final = self._read_until_terminal(kind, run_id, grace)
+        waited = self._clock() - started
         if self.keep_partial and kind.keeps_partial_on_cancel:
             log.warning(
                 "%s run %s %s; cancelled it and kept its partial result", kind.name, run_id, what
             )
             return FollowResult(
-                run=final, adopted=adopted, waited_s=waited, partial=True, stop_reason=reason
+                run=final,
+                adopted=adopted,
+                waited_s=waited,
+                partial=True,
+                stop_reason=reason,
+                read_by=self._grace(f"the {self.cancel_grace_s:g} s given to the partial read"),
+                credits_seen=max(tracker.credits_seen, final.credits),
             )
         error = RunDeadlineExceeded if reason == "deadline" else RunBudgetExceeded
         kept = "" if kind.keeps_partial_on_cancel else " (its partial result is discarded)"
         raise error(
-            f"{kind.name} run {run_id} {what}; it was cancelled{kept}. "
+            f"{kind.name} run {run_id} {what}; this process cancelled it{kept}. "
             f"Final state: {final.state.value}, credits charged: {final.credits}, "
-            f"waited {waited:.1f} s",
+            f"waited {waited:.1f} s. Nothing was written; a retry starts a new run",
             run_id=run_id,
             final_state=final.state.value,
             credits=final.credits,
         )
 
-    def _read_until_terminal(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT:
+    def _read_until_terminal(
+        self, kind: RunKind[RunT, EventT], run_id: str, grace: Deadline
+    ) -> RunT:
         """Read the run until the cancel took effect (or the grace time is spent)."""
-        give_up = self._clock() + self.cancel_grace_s
         pause = 0.05
-        while True:
-            run = kind.get(self.client, run_id)
-            if run.state.is_terminal or self._clock() >= give_up:
-                return run
+        run = kind.get(self.client, run_id)
+        while not run.state.is_terminal and grace.remaining() > pause:
             self._sleep(pause)
             pause = min(pause * 2, 2.0)
+            try:
+                run = kind.get(self.client, run_id)
+            except ScoutDeadlineError:
+                break
+        return run
 
     def _cancel_if_active(self, kind: RunKind[RunT, EventT], run_id: str, *, why: str) -> None:
         """Best effort: cancel the run unless it is known to have ended.
 
         When its state cannot be read, it is cancelled all the same: a cancel
         of a finished run changes nothing, a run left running keeps spending.
-        Never masks the original error.
+        Never masks the original error. Runs in the cancel's own grace time,
+        whatever deadline has passed.
         """
-        try:
-            if kind.get(self.client, run_id).state.is_terminal:
-                return
-        except Exception as exc:
-            log.warning("could not read %s run %s before cancelling it: %s", kind.name, run_id, exc)
-        try:
-            kind.cancel(self.client, run_id)
-            log.warning("cancelled %s run %s because %s", kind.name, run_id, why)
-        except Exception as exc:
-            log.error(
-                "could not cancel %s run %s after %s: %s; "
-                "it may still be running and using credits",
-                kind.name,
-                run_id,
-                why,
-                exc,
-            )
+        with within(
+            self._grace(f"the {self.cancel_grace_s:g} s given to the cancel"), override=True
+        ):
+            try:
+                if kind.get(self.client, run_id).state.is_terminal:
+                    return
+            except Exception as exc:
+                log.warning(
+                    "could not read %s run %s before cancelling it: %s", kind.name, run_id, exc
+                )
+            try:
+                kind.cancel(self.client, run_id)
+                log.warning("cancelled %s run %s because %s", kind.name, run_id, why)
+            except Exception as exc:
+                log.error(
+                    "could not cancel %s run %s after %s: %s; "
+                    "it may still be running and using credits",
+                    kind.name,
+                    run_id,
+                    why,
+                    exc,
+                )
+
+
+def successor_key(idempotency_key: str, dead_run_id: str) -> str:
+    """The idempotency key for the run that replaces ``dead_run_id``: derived,
+    so every attempt that finds the same dead run asks for the same new one."""
+    digest = hashlib.sha256(f"{idempotency_key}\x1f{dead_run_id}".encode()).hexdigest()[:40]
+    prefix = idempotency_key.split("~", 1)[0]
+    return f"{prefix}~{digest}"
 
 
 def _is_permanent(exc: ScoutError) -> bool:
@@ -519,6 +761,7 @@ class _ProgressTracker:
         self.items = 0
         self.items_target: int | None = None
         self.credits = 0
+        self.credits_seen = 0
         self._last_report: float | None = None
 
     def observe_event(self, event: FindAllEvent | SearchEvent) -> None:
@@ -542,6 +785,14 @@ class _ProgressTracker:
         else:
             self.items = run.pages_fetched
             self.items_target = run.pages_target
+        if run.credits < self.credits_seen:
+            log.warning(
+                "run %s reported %d credits after %d: credits never go down; keeping the most seen",
+                self.run_id,
+                run.credits,
+                self.credits_seen,
+            )
+        self.credits_seen = max(self.credits_seen, run.credits)
         self.credits = run.credits
         self._maybe_report(state_changed=changed)
 

@@ -8,6 +8,8 @@ status, the server's own message and request id, and never the API key.
 from __future__ import annotations
 
 import email.utils
+import json
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +24,30 @@ from ._errors import (
     error_for_status,
 )
 
-__all__ = ["Redactor", "decode_json", "raise_for_status", "translate_transport_errors"]
+__all__ = [
+    "Redactor",
+    "decode_json",
+    "parse_retry_after",
+    "raise_for_status",
+    "translate_transport_errors",
+    "truncate",
+]
 
 #: How much of a non-JSON error body goes into a message.
 _BODY_EXCERPT_CHARS = 300
+#: The most of any server text (a message, a run's ``error``, a decoded
+#: ``detail``) kept in an exception, a log line or metadata: a server that
+#: answers with megabytes of detail must not grow the event log by as much.
+SERVER_TEXT_CHARS = 2000
+#: A request id longer than this is not an id; it is cut.
+_REQUEST_ID_CHARS = 128
+
+
+def truncate(text: str, limit: int = SERVER_TEXT_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
 class Redactor:
@@ -33,11 +55,23 @@ class Redactor:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
+        self._secret_bytes = secret.encode()
 
     def __call__(self, text: str) -> str:
         if self._secret and self._secret in text:
             return text.replace(self._secret, "***")
         return text
+
+    def bytes(self, data: bytes) -> bytes:
+        """``data`` (a response body) with the secret replaced; a search of the
+        bytes (memchr speed) when it is absent, which is nearly always."""
+        if self._secret_bytes and self._secret_bytes in data:
+            return data.replace(self._secret_bytes, b"***")
+        return data
+
+    def server_text(self, text: str | None) -> str | None:
+        """A server's words as we may keep them: redacted, then truncated."""
+        return None if text is None else truncate(self(text))
 
     def value(self, value: Any) -> Any:
         """``value`` with the secret redacted in every string it holds (decoded JSON)."""
@@ -79,27 +113,40 @@ def _origin(exc: httpx.RequestError) -> str:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date.
+
+    ``None`` unless it names a time in the future: zero, negative, a past
+    date, ``nan`` or garbage say nothing usable, so the caller backs off as
+    after any failure (and counts the attempt) instead of coming straight back.
+    """
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
-def _server_message(response: httpx.Response) -> tuple[str, Any]:
-    """The server's ``detail`` as readable text, and the detail as decoded."""
+def _server_message(response: httpx.Response, redact: Redactor) -> tuple[str, Any]:
+    """The server's ``detail`` as readable text, and the detail as decoded;
+    both redacted, and a detail too long to keep cut to text."""
     try:
-        body = response.json()
+        body = json.loads(redact.bytes(response.content))
     except ValueError:
-        text = response.text.strip()
+        text = redact(response.text).strip()
         return (text[:_BODY_EXCERPT_CHARS] or response.reason_phrase or "no message"), None
+    message, detail = _message_of(body)
+    if len(json.dumps(detail, default=str)) > SERVER_TEXT_CHARS:
+        detail = truncate(str(detail))
+    return truncate(message), detail
+
+
+def _message_of(body: Any) -> tuple[str, Any]:
     detail = body.get("detail", body) if isinstance(body, dict) else body
     if isinstance(detail, list):
         parts = []
@@ -121,7 +168,7 @@ def raise_for_status(method: str, path: str, response: httpx.Response, redact: R
         return
     if not response.is_closed:
         response.read()
-    message, detail = _server_message(response)
+    message, detail = _server_message(response, redact)
     if response.status_code == 404 and message == "Not Found":
         # The web framework's own 404, not the API's "run ... not found": the
         # base URL most likely points somewhere that is not the Scout API.
@@ -130,21 +177,28 @@ def raise_for_status(method: str, path: str, response: httpx.Response, redact: R
         method=method,
         path=path,
         status=response.status_code,
-        message=redact(message),
-        request_id=response.headers.get("x-request-id"),
-        detail=redact.value(detail),
+        message=message,
+        request_id=request_id(response, redact),
+        detail=detail,
         retry_after_s=parse_retry_after(response.headers.get("retry-after")),
     )
 
 
-def decode_json(method: str, path: str, response: httpx.Response) -> Any:
-    """The body as JSON, or ScoutDecodeError naming the call (retryable)."""
+def request_id(response: httpx.Response, redact: Redactor) -> str | None:
+    """The server's ``x-request-id`` as we may show it: redacted and short."""
+    value = response.headers.get("x-request-id")
+    return None if value is None else truncate(redact(value), _REQUEST_ID_CHARS)
+
+
+def decode_json(method: str, path: str, response: httpx.Response, redact: Redactor) -> Any:
+    """The body as JSON, the secret redacted from it, or ScoutDecodeError
+    naming the call (retryable)."""
     try:
-        return response.json()
+        return json.loads(redact.bytes(response.content))
     except ValueError as exc:
         raise ScoutDecodeError(
             f"response {response.status_code} is not valid JSON ({exc}); "
-            f"request id {response.headers.get('x-request-id')}",
+            f"request id {request_id(response, redact)}",
             method=method,
             path=path,
         ) from None

@@ -14,7 +14,14 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from ._config import RetryPolicy
-from ._errors import ScoutAPIError, ScoutRateLimitError, ScoutServerError, ScoutTransportError
+from ._deadline import current_deadline
+from ._errors import (
+    ScoutAPIError,
+    ScoutDeadlineError,
+    ScoutRateLimitError,
+    ScoutServerError,
+    ScoutTransportError,
+)
 
 __all__ = ["call_with_retries", "is_retryable"]
 
@@ -28,6 +35,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 
 def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ScoutDeadlineError):
+        return False  # no time is left for another attempt
     if isinstance(exc, ScoutTransportError):
         return True
     if isinstance(exc, ScoutAPIError):
@@ -44,13 +53,16 @@ def _retry_after_s(exc: BaseException | None) -> float | None:
 class _Schedule:
     """When to stop and how long to wait, for one logical request.
 
-    Waits: ``Retry-After`` when the server sent one (capped), else jittered
-    exponential backoff. Stops: after ``max_attempts`` failures, or when the
-    next wait would bring the time waited (or elapsed) to ``total_budget_s``
-    (tenacity works out the wait before it asks whether to stop). A 429 that says
-    when to come back is the server pacing us, not a failure: it does not use
-    up an attempt, only time, so a backfill that meets a creation cap waits
-    its turn instead of failing.
+    Waits: ``Retry-After`` when the server sent a usable one (at least
+    ``min_retry_after_s``, at most ``max_retry_after_s``), else jittered
+    exponential backoff. Stops: after ``max_attempts`` failures, when the
+    next wait would bring the time waited (or elapsed) to ``total_budget_s``,
+    or when it would end past the current deadline (tenacity works out the
+    wait before it asks whether to stop). A 429 that says when to come back is
+    the server pacing us, not a failure: it does not use up an attempt, only
+    time, so a backfill that meets a creation cap waits its turn instead of
+    failing. A ``Retry-After`` of zero, a past date or garbage says nothing
+    (``parse_retry_after`` gives None): it is a failure like any other.
     """
 
     def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
@@ -66,13 +78,18 @@ class _Schedule:
         budget = self._policy.total_budget_s
         if budget is not None and max(self._waited_s, state.seconds_since_start or 0.0) >= budget:
             return True
+        deadline = current_deadline()
+        if deadline is not None and deadline.remaining() <= state.upcoming_sleep:
+            return True  # the wait would outlast the deadline: fail now, with the real error
         return state.attempt_number - self._paced >= self._policy.max_attempts
 
     def wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = _retry_after_s(exc)
         if retry_after is not None:
-            delay = min(max(retry_after, 0.0), self._policy.max_retry_after_s)
+            delay = min(
+                max(retry_after, self._policy.min_retry_after_s), self._policy.max_retry_after_s
+            )
         else:
             failures = max(state.attempt_number - self._paced, 1)
             delay = self._policy.backoff_s(failures, self._rng.random())

@@ -89,7 +89,7 @@ def iter_sse_resuming(
                 path=path,
             )
         delay = (
-            min(retry_after, policy.max_retry_after_s)
+            min(max(retry_after, policy.min_retry_after_s), policy.max_retry_after_s)
             if retry_after is not None
             else (0.0 if progressed else policy.backoff_s(fruitless, rng.random()))
         )

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from ._arrow_json import read_arrays
 from ._errors import ScoutRunBodyError
-from ._models import SearchRun
+from ._models import RunState, SearchRun
 from ._requests import FindAllRequest
 
 __all__ = [
@@ -241,6 +241,9 @@ class FindAllFacts:
     credits: int
     error: str | None
     completed_at: dt.datetime | None
+    #: The state the body itself says (a table is only written from a completed one).
+    state: RunState = RunState.UNKNOWN
+    termination_reason: str | None = None
 
 
 _FACTS_FIELDS = [
@@ -250,6 +253,13 @@ _FACTS_FIELDS = [
     ("error", pa.string()),
     ("completedAt", pa.string()),
 ]
+#: ``status`` is a rich object once a run has ended (the contract), a plain
+#: string before (or from an older server): the fast read tries the first,
+#: then the second.
+_STATUS_TYPES = (
+    pa.struct([("status", pa.string()), ("termination_reason", pa.string())]),
+    pa.string(),
+)
 
 
 def _facts(row: Mapping[str, Any]) -> FindAllFacts:
@@ -261,12 +271,22 @@ def _facts(row: Mapping[str, Any]) -> FindAllFacts:
         completed_at = dt.datetime.fromisoformat(completed) if completed else None
     except (TypeError, ValueError):
         raise ScoutRunBodyError(f"completedAt {completed!r} is not an ISO-8601 time") from None
+    status = row.get("status")
+    if isinstance(status, Mapping):
+        state, reason = (
+            RunState.parse(status.get("status")),
+            _text(status.get("termination_reason")),
+        )
+    else:
+        state, reason = RunState.parse(status), None
     return FindAllFacts(
         run_id=run_id,
         count=_whole_number(row, "count"),
         credits=_whole_number(row, "credits"),
         error=_text(row.get("error")),
         completed_at=completed_at,
+        state=state,
+        termination_reason=reason,
     )
 
 
@@ -292,6 +312,10 @@ class FindAllBody:
     entities: pa.Table
     citations: pa.Table
     path: ReadPath
+
+    @property
+    def state(self) -> RunState:
+        return self.facts.state
 
     def tables(self, provenance: Provenance) -> FindAllTables:
         """The entities and citations tables, every row with ``provenance``."""
@@ -331,10 +355,11 @@ def read_findall(
     columns = tuple(columns)
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     if all(c.kind != "json" for c in columns):
-        try:
-            return _read_native(raw, columns)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass  # the payload does not fit the declared types: take the exact path
+        for status_type in _STATUS_TYPES:
+            try:
+                return _read_native(raw, columns, status_type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass  # the payload does not fit the declared types: the next, then the exact path
     decoded = payload if isinstance(payload, Mapping) else json.loads(raw)
     if not isinstance(decoded, Mapping):
         raise ValueError(f"the body is a JSON {type(decoded).__name__}, not a run object")
@@ -356,12 +381,15 @@ def _entity_struct(columns: Sequence[EntityColumn]) -> pa.StructType:
     )
 
 
-def _read_native(raw: bytes, columns: tuple[EntityColumn, ...]) -> FindAllBody:
+def _read_native(
+    raw: bytes, columns: tuple[EntityColumn, ...], status_type: pa.DataType
+) -> FindAllBody:
     schema = pa.schema(
         [
             ("entities", pa.list_(_entity_struct(columns))),
             ("candidates", pa.list_(_CANDIDATE_STRUCT)),
             *_FACTS_FIELDS,
+            ("status", status_type),
         ]
     )
     # Entity ids and citation rows are derived on the threads that parse

@@ -27,6 +27,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
@@ -42,7 +43,8 @@ from dagster import (
 
 from .._errors import RunFailed, ScoutError, ScoutRunBodyError
 from .._follower import FollowResult, RunFollower, RunProgress
-from .._models import FindAllRun, SearchRun
+from .._http import truncate
+from .._models import FindAllRun, RunStatus, SearchRun
 from .._requests import FindAllRequest, SearchRequest
 from .._tables import (
     CITATIONS_SCHEMA,
@@ -58,7 +60,12 @@ from .._tables import (
     search_tables,
 )
 from ._metadata import column_schema, run_metadata, table_metadata
-from ._partitions import QueryTemplate, partition_values
+from ._partitions import (
+    QueryTemplate,
+    check_templates_use_partition,
+    partition_key_of,
+    partition_values,
+)
 from ._resource import ScoutResource
 
 __all__ = ["build_findall_assets", "build_search_assets"]
@@ -240,10 +247,10 @@ class _Execution:
         resource: ScoutResource = getattr(context.resources, options.resource_key)
         self.client = resource.get_client()
         try:
-            self.values = partition_values(context)
+            self.partition_key = partition_key_of(context)
+            self.values = partition_values(context, self.partition_key)
         except ValueError as exc:
             raise Failure(description=str(exc)) from exc
-        self.partition_key = context.partition_key if context.has_partition_key else None
         self.follower = RunFollower(
             self.client,
             deadline_s=options.timeout_s,
@@ -264,16 +271,35 @@ class _Execution:
         return f"scout/run/{self.options.name}"
 
     def idempotency_key(self, fingerprint: str) -> str:
-        """The same for every attempt at this asset, partition and request within
-        one run and its re-executions; different for a new run (a refresh)."""
-        run = self.context.run
-        parts = [
-            self.options.name,
-            self.partition_key or "",
-            fingerprint,
-            run.root_run_id or run.run_id,
-        ]
+        """The same for every attempt at this asset, partition and request until
+        one of them is materialized: step retries, re-executions, and two
+        Dagster runs of the same partition at once (on any host: it is read
+        from the instance) all ask the API for one remote run, which it
+        creates once. A refresh after a materialization gets a new key."""
+        parts = [self.options.name, self.partition_key or "", fingerprint, self._epoch()]
         return "scout-dagster-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+    def _epoch(self) -> str:
+        """The latest materialization of this multi-asset's partition by another
+        Dagster run (a run's own, made before a later output failed, would
+        change the key under its own retry)."""
+        instance = self.context.instance
+        if instance.is_ephemeral:
+            # No other process can see this instance, nor its materializations:
+            # every run of it is a refresh of its own (``materialize()`` in a script).
+            run = self.context.run
+            return f"run:{run.root_run_id or run.run_id}"
+        partitions = [str(self.partition_key)] if self.partition_key is not None else None
+        latest = 0
+        for key in self.context.assets_def.keys:
+            records = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=4
+            ).records
+            for record in records:
+                if record.run_id != self.context.run.run_id:
+                    latest = max(latest, record.storage_id)
+                    break
+        return str(latest)
 
     def run_to_adopt(self) -> str | None:
         """The remote run an earlier attempt recorded: this run's tag (a step
@@ -306,6 +332,25 @@ class _Execution:
             )
 
         return report
+
+    def warn(self, metadata: dict[str, Any], message: str) -> None:
+        """A fact about the run that does not stop the load, but is worth a look."""
+        self.context.log.warning(message)
+        previous = metadata.get("scout/warnings")
+        text = f"{previous.value}\n{message}" if previous is not None else message
+        metadata["scout/warnings"] = MetadataValue.text(text)
+
+    def check_credits(
+        self, metadata: dict[str, Any], result: FollowResult[Any], final: Any
+    ) -> None:
+        if final.credits < result.credits_seen:
+            metadata["scout/credits_max_seen"] = MetadataValue.int(result.credits_seen)
+            self.warn(
+                metadata,
+                f"run {final.run_id}: its final read says {final.credits} credits, lower than "
+                f"the {result.credits_seen} reported while it ran; scout/credits is the final "
+                "figure",
+            )
 
     def provenance(self, run_id: str, query: str, run: FindAllRun | SearchRun) -> Provenance:
         return Provenance(
@@ -379,6 +424,25 @@ def _read_run_body(raw: bytes, run_id: str, columns: Sequence[EntityColumn]) -> 
     return body
 
 
+def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
+    """``run`` (as the events left it) with the figures and state of the body
+    the tables come from."""
+    facts = body.facts
+    status = RunStatus(
+        state=facts.state,
+        termination_reason=facts.termination_reason,
+        raw={"status": facts.state.value, "termination_reason": facts.termination_reason},
+    )
+    return run.model_copy(
+        update={
+            "status": status,
+            "credits": facts.credits,
+            "count": facts.count,
+            "completed_at": facts.completed_at or run.completed_at,
+        }
+    )
+
+
 def _failure(exc: Exception) -> Failure:
     metadata: dict[str, Any] = {}
     if isinstance(exc, RunFailed):
@@ -389,7 +453,9 @@ def _failure(exc: Exception) -> Failure:
         }
         if exc.server_error:
             metadata["scout/server_error"] = MetadataValue.text(exc.server_error)
-    return Failure(description=str(exc), metadata=metadata)
+    # Every server text in it is redacted already; cut it, so that a server's
+    # megabytes of detail do not become megabytes of event log.
+    return Failure(description=truncate(str(exc), 4000), metadata=metadata)
 
 
 def _check_specs(options: _AssetOptions, suffix: str, id_column: str) -> list[AssetCheckSpec]:
@@ -462,12 +528,14 @@ def build_findall_assets(
     )
     request = FindAllRequest(
         query=query,
-        fields=tuple(fields) if fields is not None else None,
+        # As given: the request refuses a bare string rather than splitting it.
+        fields=fields,  # type: ignore[arg-type]
         output_schema=output_schema,
         limit=limit,
         generator=generator,  # type: ignore[arg-type]
     )
     query_template = QueryTemplate(query, "query", options.partitions_def)
+    check_templates_use_partition([query_template], options.partitions_def)
     columns = entity_columns(request)
     code_version = f"{TABLES_VERSION}-{request.fingerprint}"
     about = description or f"Entities matching: {query}"
@@ -503,29 +571,35 @@ def build_findall_assets(
             # The body is read from its bytes by pyarrow, facts and tables in
             # one parse: a run of a million entities does not become a million
             # Python dicts here (unless it does not fit the declared types).
-            # The bytes themselves are not kept.
+            # The bytes themselves are not kept. Its own state must say
+            # completed, whatever the events said.
             run_id = result.run.findall_id
-            body = execution.client.get_findall_run_body(
-                run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
-            )[0]
+            body = execution.follower.read_final(
+                result,
+                lambda: execution.client.get_findall_run_body(
+                    run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
+                )[0],
+            )
         except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
-        facts = body.facts
-        final = result.run.model_copy(
-            update={
-                "credits": facts.credits,
-                "count": facts.count,
-                "completed_at": facts.completed_at or result.run.completed_at,
-            }
-        )
+        final = _with_body_status(result.run, body)
         tables = body.tables(execution.provenance(final.findall_id, rendered.query, final))
         context.log.info(
             f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
             f"{tables.citations.num_rows} citations, {final.credits} credits"
         )
+        metadata = run_metadata(result, final)
+        metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
+        if body.facts.count != tables.entities.num_rows:
+            metadata["scout/count_reported"] = MetadataValue.int(body.facts.count)
+            execution.warn(
+                metadata,
+                f"FindAll run {final.findall_id} says count={body.facts.count} but holds "
+                f"{tables.entities.num_rows} entities; the table has the entities",
+            )
+        execution.check_credits(metadata, result, final)
         yield from execution.outputs(
-            {"entities": tables.entities, "citations": tables.citations},
-            run_metadata(result, final),
+            {"entities": tables.entities, "citations": tables.citations}, metadata
         )
         yield from execution.checks("entities", tables.entities, "entity_id")
 
@@ -588,15 +662,20 @@ def build_search_assets(
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
     )
+    if not isinstance(keep_partial_on_timeout, bool):
+        raise ValueError(
+            f"keep_partial_on_timeout must be True or False, got {keep_partial_on_timeout!r}"
+        )
     request = SearchRequest(
-        # A bare string is one query, not a list of letters: refuse it by name.
+        # A bare string is one query, not a list of letters: refuse it by name
+        # (and the same for the domains, which the request checks as given).
         queries=queries if isinstance(queries, str) else tuple(queries),  # type: ignore[arg-type]
         objective=objective,
         limit=limit,
         country=country,
         language=language,
-        include_domains=tuple(include_domains) if include_domains else None,
-        exclude_domains=tuple(exclude_domains) if exclude_domains else None,
+        include_domains=include_domains or None,  # type: ignore[arg-type]
+        exclude_domains=exclude_domains or None,  # type: ignore[arg-type]
     )
     query_templates = [
         QueryTemplate(q, f"queries[{i}]", options.partitions_def)
@@ -604,6 +683,10 @@ def build_search_assets(
     ]
     objective_template = (
         QueryTemplate(objective, "objective", options.partitions_def) if objective else None
+    )
+    check_templates_use_partition(
+        [*query_templates, *([objective_template] if objective_template else [])],
+        options.partitions_def,
     )
     code_version = f"{TABLES_VERSION}-{request.fingerprint}"
     about = description or f"Deep search: {objective or '; '.join(request.queries)}"
@@ -653,7 +736,12 @@ def build_search_assets(
                 adopt_run_id=execution.run_to_adopt(),
                 on_started=execution.on_started,
             )
-            final = execution.client.get_search_run(result.run.search_id)
+            search_id = result.run.search_id
+            # Its own state must say completed (or cancelled, for the partial
+            # result we stopped and kept), whatever the events said.
+            final = execution.follower.read_final(
+                result, lambda: execution.client.get_search_run(search_id)
+            )
         except (ScoutError, ValueError) as exc:
             raise _failure(exc) from exc
         tables = search_tables(
@@ -665,6 +753,8 @@ def build_search_assets(
             f"{tables.sources.num_rows} sources, {tables.findings.num_rows} findings, "
             f"{final.credits} credits"
         )
+        metadata = run_metadata(result, final)
+        execution.check_credits(metadata, result, final)
         yield from execution.outputs(
             {
                 "results": tables.results,
@@ -672,7 +762,7 @@ def build_search_assets(
                 "findings": tables.findings,
                 "report": tables.report,
             },
-            run_metadata(result, final),
+            metadata,
         )
         yield from execution.checks("results", tables.results, "result_id")
 

@@ -22,7 +22,7 @@ import datetime as dt
 import re
 import string
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dagster import (
     AssetExecutionContext,
@@ -32,7 +32,7 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
-__all__ = ["QueryTemplate", "partition_values"]
+__all__ = ["QueryTemplate", "check_templates_use_partition", "partition_key_of", "partition_values"]
 
 _SAMPLE_TIME = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
 
@@ -107,6 +107,8 @@ class QueryTemplate:
     text: str
     what: str  # names the field in messages: "query", "queries[1]", "objective"
     partitions_def: PartitionsDefinition | None
+    #: The placeholders the text uses, in order.
+    placeholders: tuple[str, ...] = dataclasses.field(default=(), init=False)
 
     def __post_init__(self) -> None:
         available = available_placeholders(self.partitions_def)
@@ -121,6 +123,7 @@ class QueryTemplate:
                 f"{self.what} template {self.text!r} is malformed ({exc}); "
                 "double literal braces as {{ and }}"
             ) from None
+        object.__setattr__(self, "placeholders", tuple(name for name, _ in fields))
         for name, spec in fields:
             if name not in available:
                 shown = ", ".join("{" + n + "}" for n in available) or "none (no partitions_def)"
@@ -151,16 +154,56 @@ class QueryTemplate:
             ) from None
 
 
-def partition_values(context: AssetExecutionContext) -> dict[str, object]:
-    """What a template may use in this execution (empty when unpartitioned)."""
-    if not context.has_partition_key:
+def check_templates_use_partition(
+    templates: Sequence[QueryTemplate], partitions_def: PartitionsDefinition | None
+) -> None:
+    """A partitioned asset whose request names no partition would pay N times
+    for the same run: refuse it at definition time."""
+    if partitions_def is None or any(t.placeholders for t in templates):
+        return
+    shown = ", ".join("{" + n + "}" for n in available_placeholders(partitions_def))
+    raise ValueError(
+        f"this asset is partitioned, but its {' / '.join(t.what for t in templates)} names no "
+        f"partition, so every partition would pay for the same run; use one of {shown} "
+        "(e.g. 'AI startups founded in {start:%B %Y}'), or drop partitions_def"
+    )
+
+
+def partition_key_of(context: AssetExecutionContext) -> str | None:
+    """The one partition this execution materializes, however Dagster named it.
+
+    A run launched for a partition carries ``dagster/partition``; Dagster's
+    asset backfills (the UI's "Launch backfill") tag even a one-partition run
+    with a range, ``dagster/asset_partition_range_start`` and ``_end``, for
+    which ``context.has_partition_key`` is False. Both name one partition
+    here; a range of several is refused (one remote run per partition).
+    """
+    if context.has_partition_key:
+        key: str = context.partition_key
+    elif context.has_partition_key_range:
+        keys = context.partition_key_range
+        if keys.start != keys.end:
+            raise ValueError(
+                f"a Scout asset materializes one partition per run (one remote run each), "
+                f"and this run asks for {keys.start}..{keys.end}; use "
+                "BackfillPolicy.multi_run(1), the default of these assets"
+            )
+        key = keys.start
+    else:
+        return None
+    partitions_def = context.assets_def.partitions_def
+    if isinstance(partitions_def, MultiPartitionsDefinition) and not isinstance(
+        key, MultiPartitionKey
+    ):
+        key = partitions_def.get_partition_key_from_str(key)
+    return key
+
+
+def partition_values(context: AssetExecutionContext, key: str | None) -> dict[str, object]:
+    """What a template may use in this execution of partition ``key`` (see
+    :func:`partition_key_of`; empty when unpartitioned)."""
+    if key is None:
         return {}
-    if context.has_partition_key_range and len(context.partition_keys) > 1:
-        raise ValueError(
-            "a Scout asset materializes one partition per run (one remote run each); "
-            "use BackfillPolicy.multi_run(1), the default of these assets"
-        )
-    key = context.partition_key
     values: dict[str, object] = {"partition_key": key}
     if isinstance(key, MultiPartitionKey):
         values.update(key.keys_by_dimension)
