@@ -553,3 +553,23 @@ def test_a_literal_key_is_kept_out_of_the_resource_config() -> None:
             resource.get_client()
     finally:
         ScoutResource(api_key=KEY)  # registers it again for the tests that follow
+
+
+def test_a_literal_key_leaves_no_fingerprint_of_itself() -> None:
+    """The reference says where the key stands among this code's literal keys,
+    nothing that lets the holder of the run storage confirm a guessed key."""
+    import hashlib
+
+    resource = ScoutResource(api_key=KEY, base_url="https://core.usescout.sh")
+    other = ScoutResource(api_key=KEY + "-other", base_url="https://core.usescout.sh")
+    assert resource.api_key != other.api_key
+    assert ScoutResource(api_key=KEY).api_key == resource.api_key, "the same key, the same ref"
+    for digest in (hashlib.sha256(KEY.encode()).hexdigest(), hashlib.md5(KEY.encode()).hexdigest()):
+        assert digest[:8] not in resource.api_key
+    assert resource.api_key.removeprefix("scout-key-ref:").startswith("literal-key-")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_literal_key_is_refused_at_definition_time(blank: str) -> None:
+    with pytest.raises(ValueError, match=r"api_key is empty: pass api_key=EnvVar"):
+        ScoutResource(api_key=blank)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -19,13 +18,20 @@ __all__ = ["ScoutResource"]
 #: literal config values in its run storage (in the job snapshot), so the
 #: resource's config holds only a reference and the key itself stays in this
 #: process. Each Dagster process that runs an asset imports the code location,
-#: which builds the resource, and with it the same reference, again.
+#: which builds its resources in the same order, and with them the same
+#: references again. A reference is the key's place in that order: it says
+#: nothing of the key (a hash would let anyone with the run storage confirm
+#: a guessed key).
 _LITERAL_KEYS: dict[str, str] = {}
+_REFERENCES: dict[str, str] = {}
 _KEY_REFERENCE_PREFIX = "scout-key-ref:"
 
 
 def _reference_to(key: str) -> str:
-    reference = _KEY_REFERENCE_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+    reference = _REFERENCES.get(key)
+    if reference is None:
+        reference = f"{_KEY_REFERENCE_PREFIX}literal-key-{len(_REFERENCES) + 1}"
+        _REFERENCES[key] = reference
     _LITERAL_KEYS[reference] = key
     return reference
 
@@ -104,8 +110,13 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
     @classmethod
     def _keep_literal_keys_out_of_config(cls, value: Any) -> Any:
         # An EnvVar stores only the variable's name; the emulator's key is no secret.
-        if isinstance(value, EnvVar) or not isinstance(value, str) or not value.strip():
+        if isinstance(value, EnvVar) or not isinstance(value, str):
             return value
+        if not value.strip():
+            raise ValueError(
+                "api_key is empty: pass api_key=EnvVar('SCOUT_API_KEY') with the key of your "
+                "Scout account set in that variable"
+            )
         if value.startswith(_KEY_REFERENCE_PREFIX) or value == EMULATOR_API_KEY:
             return value
         return _reference_to(value)
