@@ -38,12 +38,20 @@ ENV_URL = "SCOUT_BACKFILL_EMULATOR_URL"
 ENV_KEY = "SCOUT_BACKFILL_API_KEY"
 ENV_DATA = "SCOUT_BACKFILL_DATA"
 ENV_DAYS = "SCOUT_BACKFILL_DAYS"
+#: Optional: the assets' timeout_s (tests of what follows a deadline).
+ENV_TIMEOUT = "SCOUT_BACKFILL_TIMEOUT_S"
 ASSET_NAME = "daily_news"
 START = dt.date(2026, 1, 1)
 
 
 def partition_keys(days: int) -> list[str]:
     return [(START + dt.timedelta(days=i)).isoformat() for i in range(days)]
+
+
+def entities_key() -> Any:
+    from dagster import AssetKey
+
+    return AssetKey(f"{ASSET_NAME}_entities")
 
 
 def get_job() -> Any:
@@ -68,6 +76,7 @@ def get_job() -> Any:
         partitions_def=partitions,
         limit=5,
         pool="scout",
+        timeout_s=float(os.environ.get(ENV_TIMEOUT, "3600")),
     )
     job = define_asset_job("backfill", selection=[assets], executor_def=in_process_executor)
     defs = Definitions(

@@ -64,6 +64,11 @@ _DEAD = frozenset({RunState.FAILED, RunState.CANCELLED})
 #: answered with a dead run when an earlier attempt's run (same idempotency
 #: key) was cancelled or failed; a few in a row means something else is wrong.
 MAX_REPLACED_RUNS = 3
+#: Seconds a look at a run's state may take before a cancel: a server slow to
+#: answer reads must not keep the cancel from being sent.
+_LOOK_S = 2.0
+#: Reads of a run whose events said it ended, when no deadline bounds them.
+_MAX_FINAL_READS = 20
 
 
 class _HasState(Protocol):
@@ -308,13 +313,15 @@ class RunFollower:
         run_id = result.run.run_id
         accepted = {RunState.COMPLETED} | ({RunState.CANCELLED} if result.partial else set())
         pause = 0.25
+        still_active = False  # a body said so: the events' "ended" was wrong
         with within(result.read_by):
-            while True:
+            for _ in range(_MAX_FINAL_READS):
                 try:
                     body = read()
                 except ScoutDeadlineError:
                     body = None
                 state: RunState = body.state if body is not None else RunState.UNKNOWN
+                still_active = still_active or (body is not None and not state.is_terminal)
                 if body is not None and state in accepted:
                     return body
                 if state.is_terminal:
@@ -332,11 +339,17 @@ class RunFollower:
                 )
                 self._sleep(pause)
                 pause = min(pause * 2, 5.0)
-        self._cancel_if_active(kind, run_id, why="its final read never said it completed")
+        if still_active:
+            self._cancel_if_active(kind, run_id, why="its final read never said it completed")
+        when = result.read_by.why if result.read_by else f"{_MAX_FINAL_READS} reads"
+        seen = (
+            f"reading it still said {state.value} after {when}"
+            if body is not None
+            else f"its final read did not complete within {when}"
+        )
         raise RunDeadlineExceeded(
-            f"{kind.name} run {run_id}: its events said it ended, but reading it still said "
-            f"{state.value} when {result.read_by.why if result.read_by else 'the deadline'} "
-            "passed; nothing was written (a retry adopts the run if it completes)",
+            f"{kind.name} run {run_id}: its events said it ended, but {seen}; nothing was "
+            "written (a retry adopts the run if it completed)",
             run_id=run_id,
             final_state=state.value,
             credits=result.run.credits,
@@ -657,16 +670,20 @@ class RunFollower:
             what = f"did not finish within its deadline of {self.deadline_s:g} s"
         else:
             what = f"passed its credit budget of {self.credit_budget} (at {tracker.credits})"
+        partial = self.keep_partial and kind.keeps_partial_on_cancel
         grace = self._grace(f"the {self.cancel_grace_s:g} s given to the cancel")
         with within(grace, override=True):
-            current = kind.get(self.client, run_id)
-            if current.state.is_terminal:
+            current = self._look(kind, run_id)
+            if current is not None and current.state.is_terminal:
                 # It finished between our last look and now: use it, never cancel it.
                 return self._finish(kind, current, started, adopted, "stream", grace, tracker)
-            kind.cancel(self.client, run_id)
-            final = self._read_until_terminal(kind, run_id, grace)
+            cancel_error = self._send_cancel(kind, run_id, why=what)
+            # Only a partial result we keep needs the run to have stopped; else
+            # one look gives the figures for the message.
+            final = self._read_until_terminal(kind, run_id, grace) if partial else None
+            final = final or self._look(kind, run_id) or current
         waited = self._clock() - started
-        if self.keep_partial and kind.keeps_partial_on_cancel:
+        if partial and final is not None and cancel_error is None:
             log.warning(
                 "%s run %s %s; cancelled it and kept its partial result", kind.name, run_id, what
             )
@@ -681,60 +698,82 @@ class RunFollower:
             )
         error = RunDeadlineExceeded if reason == "deadline" else RunBudgetExceeded
         kept = "" if kind.keeps_partial_on_cancel else " (its partial result is discarded)"
-        raise error(
-            f"{kind.name} run {run_id} {what}; this process cancelled it{kept}. "
-            f"Final state: {final.state.value}, credits charged: {final.credits}, "
-            f"waited {waited:.1f} s. Nothing was written; a retry starts a new run",
-            run_id=run_id,
-            final_state=final.state.value,
-            credits=final.credits,
+        state = final.state.value if final is not None else "unknown (it could not be read)"
+        credits = final.credits if final is not None else tracker.credits
+        done = (
+            f"this process cancelled it{kept}"
+            if cancel_error is None
+            else f"cancelling it failed ({cancel_error}): it may still be running"
         )
+        raise error(
+            f"{kind.name} run {run_id} {what}; {done}. Final state: {state}, credits "
+            f"charged: {credits}, waited {waited:.1f} s. Nothing was written; a retry starts "
+            "a new run",
+            run_id=run_id,
+            final_state=state,
+            credits=credits,
+        )
+
+    def _look(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
+        """One read of the run, bounded to a short time: a slow server must not
+        spend the time the cancel needs. None when it cannot be read."""
+        with within(Deadline.after(_LOOK_S, "the time for a look at the run", self._clock)):
+            try:
+                return kind.get(self.client, run_id)
+            except ScoutError as exc:
+                log.warning("could not read %s run %s: %s", kind.name, run_id, exc)
+                return None
+
+    def _send_cancel(
+        self, kind: RunKind[RunT, EventT], run_id: str, *, why: str
+    ) -> Exception | None:
+        """Cancel the run; the error when that failed (never raised: the caller
+        reports it with what led to the cancel)."""
+        try:
+            kind.cancel(self.client, run_id)
+        except Exception as exc:
+            log.error(
+                "could not cancel %s run %s after it %s: %s; it may still be running and "
+                "using credits",
+                kind.name,
+                run_id,
+                why,
+                exc,
+            )
+            return exc
+        log.warning("cancelled %s run %s because it %s", kind.name, run_id, why)
+        return None
 
     def _read_until_terminal(
         self, kind: RunKind[RunT, EventT], run_id: str, grace: Deadline
-    ) -> RunT:
+    ) -> RunT | None:
         """Read the run until the cancel took effect (or the grace time is spent)."""
         pause = 0.05
-        run = kind.get(self.client, run_id)
-        while not run.state.is_terminal and grace.remaining() > pause:
-            self._sleep(pause)
-            pause = min(pause * 2, 2.0)
+        run: RunT | None = None
+        while True:
             try:
                 run = kind.get(self.client, run_id)
-            except ScoutDeadlineError:
-                break
-        return run
+            except ScoutError as exc:
+                log.warning("could not read %s run %s: %s", kind.name, run_id, exc)
+            if (run is not None and run.state.is_terminal) or grace.remaining() <= pause:
+                return run
+            self._sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def _cancel_if_active(self, kind: RunKind[RunT, EventT], run_id: str, *, why: str) -> None:
         """Best effort: cancel the run unless it is known to have ended.
 
-        When its state cannot be read, it is cancelled all the same: a cancel
-        of a finished run changes nothing, a run left running keeps spending.
-        Never masks the original error. Runs in the cancel's own grace time,
-        whatever deadline has passed.
+        When its state cannot be read (in a short look), it is cancelled all
+        the same: a cancel of a finished run changes nothing, a run left running
+        keeps spending. Never masks the original error. Runs in the cancel's
+        own grace time, whatever deadline has passed.
         """
-        with within(
-            self._grace(f"the {self.cancel_grace_s:g} s given to the cancel"), override=True
-        ):
-            try:
-                if kind.get(self.client, run_id).state.is_terminal:
-                    return
-            except Exception as exc:
-                log.warning(
-                    "could not read %s run %s before cancelling it: %s", kind.name, run_id, exc
-                )
-            try:
-                kind.cancel(self.client, run_id)
-                log.warning("cancelled %s run %s because %s", kind.name, run_id, why)
-            except Exception as exc:
-                log.error(
-                    "could not cancel %s run %s after %s: %s; "
-                    "it may still be running and using credits",
-                    kind.name,
-                    run_id,
-                    why,
-                    exc,
-                )
+        grace = self._grace(f"the {self.cancel_grace_s:g} s given to the cancel")
+        with within(grace, override=True):
+            current = self._look(kind, run_id)
+            if current is not None and current.state.is_terminal:
+                return
+            self._send_cancel(kind, run_id, why=f"was left behind: {why}")
 
 
 def successor_key(idempotency_key: str, dead_run_id: str) -> str:
