@@ -56,6 +56,16 @@ def entities_key() -> Any:
 
 def get_job() -> Any:
     """The backfill job, rebuilt in each worker from the environment (reconstructable)."""
+    return _build_job(3600.0)
+
+
+def get_deadline_job() -> Any:
+    """The same job with the assets' ``timeout_s`` from ``ENV_TIMEOUT``: a job of
+    its own, since Dagster caches a reconstructable job per function."""
+    return _build_job(float(os.environ[ENV_TIMEOUT]))
+
+
+def _build_job(timeout_s: float) -> Any:
     from dagster import (
         DailyPartitionsDefinition,
         Definitions,
@@ -76,7 +86,7 @@ def get_job() -> Any:
         partitions_def=partitions,
         limit=5,
         pool="scout",
-        timeout_s=float(os.environ.get(ENV_TIMEOUT, "3600")),
+        timeout_s=timeout_s,
     )
     job = define_asset_job("backfill", selection=[assets], executor_def=in_process_executor)
     defs = Definitions(

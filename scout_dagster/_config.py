@@ -7,6 +7,7 @@ and every default has its reason next to it, so there is one place to change.
 from __future__ import annotations
 
 import dataclasses
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -48,6 +49,8 @@ class RetryPolicy:
         max_backoff_s: ceiling of the computed backoff, in seconds.
         max_retry_after_s: a server's ``Retry-After`` is honoured up to this
             many seconds (Scout's SDKs cap it at 60).
+        min_retry_after_s: and waited at least this long: a ``Retry-After``
+            costs no attempt, so a tiny one must not become a request storm.
         total_budget_s: give up once this many seconds have passed (or been
             waited) since the first attempt, whatever ``max_attempts`` says;
             ``None`` means no time budget. A 429 that carries ``Retry-After``
@@ -59,12 +62,18 @@ class RetryPolicy:
     initial_backoff_s: float = 0.5
     max_backoff_s: float = 8.0
     max_retry_after_s: float = 60.0
+    min_retry_after_s: float = 1.0
     total_budget_s: float | None = 300.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        for name in ("initial_backoff_s", "max_backoff_s", "max_retry_after_s"):
+        for name in (
+            "initial_backoff_s",
+            "max_backoff_s",
+            "max_retry_after_s",
+            "min_retry_after_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.total_budget_s is not None and self.total_budget_s <= 0:
@@ -79,13 +88,21 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
+#: First path segments of the API under ``/v1`` (the contract's paths and aliases).
+_API_RESOURCES = frozenset({"findall", "lists", "search", "searches", "monitors"})
+_VERSION_SEGMENT = re.compile(r"v\d+", re.IGNORECASE)
+
+
 def normalize_base_url(base_url: str) -> str:
     """Check a base URL and return it without a trailing ``/`` or ``/v1``.
 
     ``https://core.usescout.sh``, ``https://core.usescout.sh/`` and
     ``https://core.usescout.sh/v1`` all mean the same service, so all are
-    accepted; anything that is not an absolute http(s) URL is refused with a
-    message that says what is wrong.
+    accepted, as is a proxy prefix (``https://proxy.example.com/scout``).
+    Refused, with a message that says what is wrong: anything that is not an
+    absolute http(s) URL; a path ending in another API version
+    (``.../v2``), which this client does not speak; and a path that goes past
+    the version into the API (``.../v1/findall``), which the client adds itself.
     """
     text = base_url.strip()
     parts = urlsplit(text)
@@ -100,7 +117,24 @@ def normalize_base_url(base_url: str) -> str:
         raise ValueError(f"base_url has an invalid port: {base_url!r}") from exc
     if parts.query or parts.fragment:
         raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    segments = parts.path.rstrip("/").split("/")
+    for index, segment in enumerate(segments):
+        if not _VERSION_SEGMENT.fullmatch(segment):
+            continue
+        rest = segments[index + 1 :]
+        into_the_api = bool(rest) and rest[0].lower() in _API_RESOURCES
+        if not rest and segment.lower() == "v1":
+            segments = segments[:index]  # ``.../v1``: the client adds it itself
+            break
+        if into_the_api or not rest:
+            root = urlunsplit((parts.scheme, parts.netloc, "/".join(segments[:index]), "", ""))
+            if segment.lower() == "v1":
+                api_path = "/" + "/".join(segments[index:])
+                problem = f"base_url must not include the API's own path {api_path!r}"
+            else:
+                problem = f"base_url names API version {segment!r}, but this client speaks v1"
+            raise ValueError(
+                f"{problem}: the base URL is the service root, e.g. {DEFAULT_BASE_URL!r}; "
+                f"paths /v1/... are added by the client: write {root!r} instead of {base_url!r}"
+            )
+    return urlunsplit((parts.scheme, parts.netloc, "/".join(segments), "", ""))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
@@ -34,7 +35,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-__all__ = ["DATA_FILE", "ParquetStore", "WrittenTable"]
+__all__ = ["DATA_FILE", "ParquetStore", "WrittenTable", "check_base_location"]
 
 DATA_FILE = "data.parquet"
 #: Name of the folder level of a single-dimension partition.
@@ -42,6 +43,41 @@ SINGLE_DIMENSION = "partition"
 #: zstd level 3: about as fast to write as snappy and markedly smaller.
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 3
+
+#: URI schemes of the filesystems pyarrow reads and writes. A base location
+#: that starts with one of them but is not ``<scheme>://`` (``s3//bucket``,
+#: ``s3:/bucket``, ``s3:bucket``) would be taken as a local folder and fill
+#: it silently, so it is refused.
+_URI_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "hdfs", "viewfs", "file")
+_MISTYPED_URI = re.compile(
+    rf"(?P<scheme>{'|'.join(_URI_SCHEMES)})(?::(?!//)|//)(?P<rest>.*)", re.IGNORECASE | re.DOTALL
+)
+
+
+def check_base_location(base: object, what: str = "base_path") -> str:
+    """Return ``base`` if it is a usable base location, else raise ValueError.
+
+    Refused: an empty or blank value, one with spaces around it, and a
+    mistyped URI (``s3//bucket/x``) that would silently be a local folder.
+    Pure: no filesystem is built and nothing is touched.
+    """
+    if not isinstance(base, str) or not base.strip():
+        raise ValueError(
+            f"{what} is empty: give a local folder such as 'data/scout' "
+            "or a URI such as 's3://bucket/prefix'"
+        )
+    if base != base.strip():
+        raise ValueError(f"{what} {base!r} starts or ends with a space: write {base.strip()!r}")
+    mistyped = _MISTYPED_URI.fullmatch(base)
+    if mistyped is not None:
+        scheme = mistyped["scheme"].lower()
+        rest = mistyped["rest"].lstrip("/") or "bucket/prefix"
+        meant = f"file:///{rest}" if scheme == "file" else f"{scheme}://{rest}"
+        raise ValueError(
+            f"{what} {base!r} is not a valid {scheme}:// URI and would be taken as a "
+            f"local folder: write {meant!r}"
+        )
+    return base
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +111,7 @@ class ParquetStore:
         filesystem: pafs.FileSystem | None = None,
         before_replace: Callable[[str], None] | None = None,
     ) -> None:
-        if not base or not str(base).strip():
-            raise ValueError("the storage base location is empty")
+        check_base_location(base, "the storage base location")
         if filesystem is None:
             filesystem, root = pafs.FileSystem.from_uri(_as_uri(base))
         else:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dagster import AssetsDefinition, EnvVar, ExecuteInProcessResult, materialize
 
@@ -22,7 +23,16 @@ from scout_dagster import (
     build_findall_assets,
     build_search_assets,
 )
+from scout_dagster._config import normalize_base_url
+from scout_dagster._requests import (
+    MAX_SEARCH_LIMIT,
+    MAX_SEARCH_QUERIES,
+    RESERVED_COLUMN_NAMES,
+    FindAllRequest,
+    SearchRequest,
+)
 from scout_dagster.emulator import EmulatorServer
+from scout_dagster.emulator import _schemas as emulator_schemas
 from tests.conftest import TEST_KEY
 
 QUERY = "S-1 stage AI infrastructure companies"
@@ -206,6 +216,85 @@ FINDALL_CONFIG_ERRORS = [
         "timeout_s must be a positive number of seconds, got '60'",
         id="timeout-str",
     ),
+    # A bare string reaches the factory as letters (each letter a column): refuse it
+    # with the list the user meant.
+    pytest.param(
+        {"fields": "name,website"},
+        "fields must be a list of names, not one string: "
+        "write ['name', 'website'] instead of 'name,website'",
+        id="fields-a-bare-string",
+    ),
+    pytest.param(
+        {"fields": "name, website"},
+        "fields must be a list of names, not one string: "
+        "write ['name', 'website'] instead of 'name, website'",
+        id="fields-a-bare-string-with-a-space",
+    ),
+    pytest.param(
+        {"fields": "name"},
+        "fields must be a list of names, not one string: write ['name'] instead of 'name'",
+        id="fields-one-bare-name",
+    ),
+    # Two columns of one name: pyarrow and pandas refuse to read the Parquet back.
+    pytest.param(
+        {"fields": ["name", "website", "name"]},
+        "field 'name' is given twice: name each field once "
+        "(each becomes a column of the entities table)",
+        id="fields-duplicate",
+    ),
+    pytest.param(
+        {"fields": ["name", "Name"]},
+        "field 'name' and 'Name' differ only in case: Parquet readers that match columns "
+        "case-insensitively (Spark, Athena, DuckDB) take them for one column; keep one",
+        id="fields-duplicate-but-for-case",
+    ),
+    pytest.param(
+        {"fields": ["name", "run_id"]},
+        "field name(s) ['run_id'] are reserved for the entities table's own columns; "
+        f"rename them (reserved, in any case: {', '.join(RESERVED_COLUMN_NAMES)})",
+        id="fields-provenance-column",
+    ),
+    pytest.param(
+        {"fields": ["name", "Source_URL", "Fetched_At"]},
+        "field name(s) ['Source_URL', 'Fetched_At'] are reserved for the entities table's "
+        f"own columns; rename them (reserved, in any case: {', '.join(RESERVED_COLUMN_NAMES)})",
+        id="fields-provenance-column-but-for-case",
+    ),
+    # A partitioned table read as a hive dataset gains a 'partition' column.
+    pytest.param(
+        {"fields": ["name", "partition"]},
+        "field name(s) ['partition'] are reserved for the entities table's own columns; "
+        f"rename them (reserved, in any case: {', '.join(RESERVED_COLUMN_NAMES)})",
+        id="fields-partition-folder-column",
+    ),
+    pytest.param(
+        {
+            "output_schema": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "query": {"type": "string"}},
+            }
+        },
+        "output_schema property name(s) ['query'] are reserved for the entities table's own "
+        f"columns; rename them (reserved, in any case: {', '.join(RESERVED_COLUMN_NAMES)})",
+        id="schema-provenance-column",
+    ),
+    pytest.param(
+        {
+            "output_schema": {
+                "type": "object",
+                "properties": {"Website": {"type": "string"}, "website": {"type": "string"}},
+            }
+        },
+        "output_schema property 'Website' and 'website' differ only in case: Parquet readers "
+        "that match columns case-insensitively (Spark, Athena, DuckDB) take them for one "
+        "column; keep one",
+        id="schema-duplicate-but-for-case",
+    ),
+    pytest.param(
+        {"output_schema": {"type": "object", "properties": {" ": {"type": "string"}}}},
+        "output_schema property names must be non-empty strings, got ' '",
+        id="schema-blank-property-name",
+    ),
 ]
 
 
@@ -265,6 +354,61 @@ SEARCH_CONFIG_ERRORS = [
         "queries must be a non-empty list of strings, got 'ev market'",
         id="queries-a-bare-string-with-a-space",
     ),
+    # Each letter of a bare string was a domain.
+    pytest.param(
+        {"include_domains": "reuters.com"},
+        "include_domains must be a list of domains, not one string: "
+        "write ['reuters.com'] instead of 'reuters.com'",
+        id="include-domains-a-bare-string",
+    ),
+    pytest.param(
+        {"exclude_domains": "reuters.com,bbc.co.uk"},
+        "exclude_domains must be a list of domains, not one string: "
+        "write ['reuters.com', 'bbc.co.uk'] instead of 'reuters.com,bbc.co.uk'",
+        id="exclude-domains-a-bare-string",
+    ),
+    pytest.param(
+        {"include_domains": ["https://reuters.com/x"]},
+        "include_domains[0] must be a domain such as 'reuters.com', not a URL: "
+        "write 'reuters.com' instead of 'https://reuters.com/x'",
+        id="include-domains-a-url",
+    ),
+    pytest.param(
+        {"exclude_domains": ["bbc.co.uk", "reuters.com/world"]},
+        "exclude_domains[1] must be a domain such as 'reuters.com', not a URL: "
+        "write 'reuters.com' instead of 'reuters.com/world'",
+        id="exclude-domains-a-path",
+    ),
+    pytest.param(
+        {"include_domains": ["reuters.com", " "]},
+        "include_domains[1] must be a domain such as 'reuters.com', got ' '",
+        id="include-domains-blank",
+    ),
+    pytest.param(
+        {"include_domains": ["reuters .com"]},
+        "include_domains[0] must be a domain such as 'reuters.com', got 'reuters .com'",
+        id="include-domains-with-a-space",
+    ),
+    pytest.param(
+        {"include_domains": [3]},
+        "include_domains[0] must be a domain such as 'reuters.com', got 3",
+        id="include-domains-not-text",
+    ),
+    pytest.param(
+        {"include_domains": ["reuters.com"], "exclude_domains": ["Reuters.com"]},
+        "'reuters.com' is in both include_domains and exclude_domains: keep it in one",
+        id="domain-included-and-excluded",
+    ),
+    pytest.param(
+        {"queries": [f"query {i}" for i in range(MAX_SEARCH_QUERIES + 1)]},
+        f"queries lists {MAX_SEARCH_QUERIES + 1} queries; the most allowed is {MAX_SEARCH_QUERIES}",
+        id="too-many-queries",
+    ),
+    pytest.param(
+        {"limit": MAX_SEARCH_LIMIT + 1},
+        f"limit must be at most {MAX_SEARCH_LIMIT} for a search, got {MAX_SEARCH_LIMIT + 1}",
+        id="limit-above-the-most",
+    ),
 ]
 
 
@@ -277,6 +421,135 @@ def test_search_configuration_errors_fail_at_definition_time(
         build_search_assets(**arguments)
     assert str(caught.value) == message
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
+
+
+# ---------------------------------------------------------------- request objects
+
+# The factories hand their arguments to these; Components and direct callers
+# build them themselves, so a bare string reaches them as a string.
+REQUEST_ERRORS = [
+    pytest.param(
+        lambda: FindAllRequest(QUERY, fields="name,website"),  # type: ignore[arg-type]
+        "fields must be a list of names, not one string: "
+        "write ['name', 'website'] instead of 'name,website'",
+        id="findall-fields-a-bare-string",
+    ),
+    pytest.param(
+        lambda: FindAllRequest(QUERY, fields=("name", "name")),
+        "field 'name' is given twice: name each field once "
+        "(each becomes a column of the entities table)",
+        id="findall-fields-duplicate",
+    ),
+    pytest.param(
+        lambda: FindAllRequest(QUERY, fields=("entity_id",)),
+        "field name(s) ['entity_id'] are reserved for the entities table's own columns; "
+        f"rename them (reserved, in any case: {', '.join(RESERVED_COLUMN_NAMES)})",
+        id="findall-fields-reserved",
+    ),
+    pytest.param(
+        lambda: SearchRequest(("ev",), include_domains="reuters.com"),  # type: ignore[arg-type]
+        "include_domains must be a list of domains, not one string: "
+        "write ['reuters.com'] instead of 'reuters.com'",
+        id="search-include-domains-a-bare-string",
+    ),
+    pytest.param(
+        lambda: SearchRequest(("ev",), exclude_domains=("http://reuters.com",)),
+        "exclude_domains[0] must be a domain such as 'reuters.com', not a URL: "
+        "write 'reuters.com' instead of 'http://reuters.com'",
+        id="search-exclude-domains-a-url",
+    ),
+    pytest.param(
+        lambda: SearchRequest(("ev",), freshness=""),
+        "freshness must be a non-empty string, got ''",
+        id="search-freshness-empty",
+    ),
+    pytest.param(
+        lambda: SearchRequest(("ev",), freshness=7),  # type: ignore[arg-type]
+        "freshness must be a non-empty string, got 7",
+        id="search-freshness-a-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), REQUEST_ERRORS)
+def test_request_objects_refuse_the_same_mistakes(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        build()
+    assert str(caught.value) == message
+
+
+def test_what_is_close_to_a_mistake_is_still_accepted() -> None:
+    FindAllRequest(QUERY, fields=("name", "website", "founded year", "x"))
+    FindAllRequest(QUERY, fields=("n",))  # one one-letter field is a list of one, not letters
+    FindAllRequest(
+        QUERY,
+        output_schema={
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "run": {"type": "string"}},
+        },
+    )
+    request = SearchRequest(
+        ("ev",),
+        include_domains=("reuters.com", "www.bbc.co.uk", "xn--bcher-kva.de", "bücher.de"),
+        exclude_domains=("example.com",),
+        freshness="week",
+    )
+    assert request.include_domains == (
+        "reuters.com",
+        "www.bbc.co.uk",
+        "xn--bcher-kva.de",
+        "bücher.de",
+    )
+
+
+def test_the_reserved_names_are_the_tables_own_columns() -> None:
+    """The request refuses exactly the names the entities table uses for itself
+    (plus the hive folder level of a partitioned table), so the two cannot drift."""
+    from scout_dagster._storage import SINGLE_DIMENSION
+    from scout_dagster._tables import RESERVED_COLUMNS, entities_schema
+
+    own = set(entities_schema([]).names)
+    assert own == set(RESERVED_COLUMNS)
+    assert set(RESERVED_COLUMN_NAMES) == own | {SINGLE_DIMENSION}
+
+
+def test_the_emulator_is_no_stricter_than_the_client() -> None:
+    """The client's bounds are within the emulator's, so nothing the client lets
+    through is refused there as a 422 (a run that was paid for in config only)."""
+    assert MAX_SEARCH_QUERIES <= emulator_schemas.MAX_SEARCH_QUERIES
+    assert MAX_SEARCH_LIMIT <= emulator_schemas.MAX_SEARCH_LIMIT
+
+
+def test_the_emulator_accepts_a_request_at_every_client_bound(emulator: EmulatorServer) -> None:
+    search = SearchRequest(
+        tuple("q" * 2000 for _ in range(MAX_SEARCH_QUERIES)),
+        objective="o" * 2000,
+        limit=MAX_SEARCH_LIMIT,
+        country="us",
+        language="en",
+        include_domains=("reuters.com", "bbc.co.uk"),
+        exclude_domains=("example.com",),
+        freshness="week",
+    )
+    findall = FindAllRequest(
+        "q" * 2000,
+        output_schema={
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "run": {"type": "string"}},
+        },
+        limit=1,
+        generator="pro",
+    )
+    headers = {"Authorization": f"Bearer {TEST_KEY}"}
+    with httpx.Client(base_url=emulator.url, headers=headers) as http:
+        for path, body in (("/v1/search", search.body()), ("/v1/findall/runs", findall.body())):
+            response = http.post(path, json=body)
+            assert response.status_code == 200, (path, response.text)
+            run_id = response.json().get("search_id") or response.json()["findall_id"]
+            cancel = "/v1/searches" if path == "/v1/search" else "/v1/findall/runs"
+            http.post(f"{cancel}/{run_id}/cancel")
 
 
 # ---------------------------------------------------------------- base URL
@@ -315,9 +588,120 @@ def test_a_malformed_base_url_from_the_environment_fails_at_resource_init(
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
 
 
+# The client adds /v1/...; a base URL that already has it (or another version)
+# sends every call to /v1/findall/v1/findall/runs or /v2/v1/..., a 404 at run time.
+PAST_THE_ROOT_URLS = [
+    pytest.param(
+        "https://core.usescout.sh/v2",
+        "base_url names API version 'v2', but this client speaks v1: ",
+        "https://core.usescout.sh",
+        id="v2",
+    ),
+    pytest.param(
+        "https://proxy.example.com/scout/V3/",
+        "base_url names API version 'V3', but this client speaks v1: ",
+        "https://proxy.example.com/scout",
+        id="v3-behind-a-proxy",
+    ),
+    pytest.param(
+        "https://core.usescout.sh/v2/findall/runs",
+        "base_url names API version 'v2', but this client speaks v1: ",
+        "https://core.usescout.sh",
+        id="v2-and-a-path",
+    ),
+    pytest.param(
+        "https://core.usescout.sh/v1/findall",
+        "base_url must not include the API's own path '/v1/findall': ",
+        "https://core.usescout.sh",
+        id="findall",
+    ),
+    pytest.param(
+        "https://core.usescout.sh/v1/findall/runs/",
+        "base_url must not include the API's own path '/v1/findall/runs': ",
+        "https://core.usescout.sh",
+        id="runs",
+    ),
+    pytest.param(
+        "https://core.usescout.sh/v1/searches",
+        "base_url must not include the API's own path '/v1/searches': ",
+        "https://core.usescout.sh",
+        id="searches",
+    ),
+    pytest.param(
+        "https://core.usescout.sh/v1/search",
+        "base_url must not include the API's own path '/v1/search': ",
+        "https://core.usescout.sh",
+        id="search",
+    ),
+    pytest.param(
+        "https://proxy.example.com/scout/v1/lists",
+        "base_url must not include the API's own path '/v1/lists': ",
+        "https://proxy.example.com/scout",
+        id="lists-behind-a-proxy",
+    ),
+]
+
+
+def _root_sentence(url: str, start: str, root: str) -> str:
+    return (
+        f"{start}the base URL is the service root, e.g. {URL_EXAMPLE}; paths /v1/... are "
+        f"added by the client: write {root!r} instead of {url!r}"
+    )
+
+
+@pytest.mark.parametrize(("url", "start", "root"), PAST_THE_ROOT_URLS)
+def test_a_base_url_past_the_service_root_fails_when_the_resource_is_built(
+    emulator: EmulatorServer, tmp_path: Path, url: str, start: str, root: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        ScoutResource(api_key=TEST_KEY, base_url=url)
+    assert _root_sentence(url, start, root) in str(caught.value)
+    assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
+
+
+@pytest.mark.parametrize(("url", "start", "root"), PAST_THE_ROOT_URLS[::3])
+def test_a_base_url_past_the_service_root_from_the_environment_fails_at_resource_init(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    start: str,
+    root: str,
+) -> None:
+    monkeypatch.setenv("SCOUT_BASE_URL", url)
+    scout = ScoutResource(api_key=TEST_KEY, base_url=EnvVar("SCOUT_BASE_URL"))
+    with pytest.raises(Exception) as caught:
+        materialize([build_findall_assets("ai", QUERY)], resources=resources(scout, tmp_path))
+    messages = [str(e) for e in error_chain(caught.value)]
+    assert any(_root_sentence(url, start, root) in m for m in messages), messages
+    assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "normalized"),
+    [
+        ("https://core.usescout.sh", "https://core.usescout.sh"),
+        ("https://core.usescout.sh/", "https://core.usescout.sh"),
+        ("https://core.usescout.sh/v1", "https://core.usescout.sh"),
+        ("https://core.usescout.sh/v1/", "https://core.usescout.sh"),
+        ("https://proxy.example.com/scout", "https://proxy.example.com/scout"),
+        ("https://proxy.example.com/scout/v1/", "https://proxy.example.com/scout"),
+        # A gateway's own version prefix, not Scout's API paths after it.
+        ("https://gateway.example.com/v1/scout", "https://gateway.example.com/v1/scout"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+    ],
+)
+def test_base_urls_that_name_the_service_root_are_accepted(url: str, normalized: str) -> None:
+    assert normalize_base_url(url) == normalized
+    assert ScoutResource(api_key=TEST_KEY, base_url=url).base_url == normalized
+
+
 # ---------------------------------------------------------------- API key
 
-_EMPTY_KEY = "api_key is empty: set SCOUT_API_KEY or pass the key of your Scout account"
+_EMPTY_KEY = (
+    "api_key is empty: pass api_key=EnvVar('SCOUT_API_KEY') with the key of your "
+    "Scout account set in that variable"
+)
 _UNSET_KEY = (
     'You have attempted to fetch the environment variable "SCOUT_API_KEY" which is not set. '
     "In order for this execution to succeed it must be set in this environment."
@@ -345,8 +729,10 @@ def test_a_missing_api_key_fails_before_any_request(
     # the test emulator only so that a request, if one went out, is recorded.
     if environment is not None:
         monkeypatch.setenv("SCOUT_API_KEY", environment)
-    scout = ScoutResource(api_key=api_key, base_url=emulator.url)
+    # A literal blank key is refused when the resource is defined, an EnvVar's
+    # value when the run starts: either way before any request.
     with pytest.raises(Exception) as caught:
+        scout = ScoutResource(api_key=api_key, base_url=emulator.url)
         materialize([build_findall_assets("ai", QUERY)], resources=resources(scout, tmp_path))
     messages = [str(e) for e in error_chain(caught.value)]
     assert any(sentence in m for m in messages), messages
@@ -436,3 +822,135 @@ def test_the_api_refusing_the_create_fails_with_method_path_status_and_message(
         assert "credits" in description
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=False)
     assert emulator.ledger.runs() == []
+
+
+# ---------------------------------------------------------------- IO manager base path
+
+_EMPTY_BASE_PATH = (
+    "base_path is empty: give a local folder such as 'data/scout' "
+    "or a URI such as 's3://bucket/prefix'"
+)
+
+BAD_BASE_PATHS = [
+    pytest.param("", _EMPTY_BASE_PATH, id="empty"),
+    pytest.param("  ", _EMPTY_BASE_PATH, id="blank"),
+    pytest.param(
+        "data/scout ",
+        "base_path 'data/scout ' starts or ends with a space: write 'data/scout'",
+        id="trailing-space",
+    ),
+    # Each of these would silently become a local folder named s3, s3: ...
+    pytest.param(
+        "s3//bucket/x",
+        "base_path 's3//bucket/x' is not a valid s3:// URI and would be taken as a local "
+        "folder: write 's3://bucket/x'",
+        id="s3-no-colon",
+    ),
+    pytest.param(
+        "s3:/bucket",
+        "base_path 's3:/bucket' is not a valid s3:// URI and would be taken as a local "
+        "folder: write 's3://bucket'",
+        id="s3-one-slash",
+    ),
+    pytest.param(
+        "S3:bucket/x",
+        "base_path 'S3:bucket/x' is not a valid s3:// URI and would be taken as a local "
+        "folder: write 's3://bucket/x'",
+        id="s3-no-slash",
+    ),
+    pytest.param(
+        "gs//bucket",
+        "base_path 'gs//bucket' is not a valid gs:// URI and would be taken as a local "
+        "folder: write 'gs://bucket'",
+        id="gs",
+    ),
+    pytest.param(
+        "gcs:/bucket",
+        "base_path 'gcs:/bucket' is not a valid gcs:// URI and would be taken as a local "
+        "folder: write 'gcs://bucket'",
+        id="gcs",
+    ),
+    pytest.param(
+        "az:/container/x",
+        "base_path 'az:/container/x' is not a valid az:// URI and would be taken as a local "
+        "folder: write 'az://container/x'",
+        id="az",
+    ),
+    pytest.param(
+        "abfs//container@account.dfs.core.windows.net/x",
+        "base_path 'abfs//container@account.dfs.core.windows.net/x' is not a valid abfs:// "
+        "URI and would be taken as a local folder: "
+        "write 'abfs://container@account.dfs.core.windows.net/x'",
+        id="abfs",
+    ),
+    pytest.param(
+        "hdfs:/namenode/x",
+        "base_path 'hdfs:/namenode/x' is not a valid hdfs:// URI and would be taken as a "
+        "local folder: write 'hdfs://namenode/x'",
+        id="hdfs",
+    ),
+    pytest.param(
+        "file:/tmp/scout",
+        "base_path 'file:/tmp/scout' is not a valid file:// URI and would be taken as a "
+        "local folder: write 'file:///tmp/scout'",
+        id="file",
+    ),
+]
+
+
+@pytest.mark.parametrize(("base_path", "message"), BAD_BASE_PATHS)
+def test_a_bad_base_path_fails_when_the_io_manager_is_built(
+    emulator: EmulatorServer, tmp_path: Path, base_path: str, message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        ScoutParquetIOManager(base_path=base_path)
+    assert message in str(caught.value)
+    assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
+
+
+@pytest.mark.parametrize(("base_path", "message"), BAD_BASE_PATHS[:4])
+def test_a_bad_base_path_from_the_environment_fails_before_the_run_is_created(
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    base_path: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("SCOUT_TABLES", base_path)
+    with pytest.raises(Exception) as caught:
+        materialize(
+            [build_findall_assets("ai", QUERY)],
+            resources={
+                "scout": emulator_resource(emulator),
+                "scout_io_manager": ScoutParquetIOManager(base_path=EnvVar("SCOUT_TABLES")),
+            },
+        )
+    messages = [str(e) for e in error_chain(caught.value)]
+    assert any(message in m for m in messages), messages
+    assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
+
+
+def test_a_bad_default_base_path_from_the_environment_fails_when_the_io_manager_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCOUT_DAGSTER_DATA", "s3//bucket/x")
+    with pytest.raises(ValueError) as caught:
+        ScoutParquetIOManager()
+    assert "write 's3://bucket/x'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "base_path",
+    [
+        "data/scout",
+        "/srv/scout",
+        "s3/data",  # a local folder that happens to be called s3
+        "s3://bucket/x",
+        "S3://bucket",
+        "gs://bucket/x",
+        "file:///tmp/scout",
+        "s3://bucket/scout?endpoint_override=http%3A%2F%2F127.0.0.1%3A9000&scheme=http",
+    ],
+)
+def test_good_base_paths_are_accepted_without_touching_storage(base_path: str) -> None:
+    assert ScoutParquetIOManager(base_path=base_path).base_path == base_path

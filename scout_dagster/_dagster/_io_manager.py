@@ -18,14 +18,15 @@ from typing import Any
 import pyarrow as pa
 from dagster import (
     ConfigurableIOManager,
+    EnvVar,
     InputContext,
     MetadataValue,
     MultiPartitionKey,
     OutputContext,
 )
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
-from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore
+from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore, check_base_location
 
 __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
 
@@ -58,9 +59,21 @@ class ScoutParquetIOManager(ConfigurableIOManager):
         default_factory=lambda: os.environ.get("SCOUT_DAGSTER_DATA", DEFAULT_BASE_PATH),
         description="Local folder or URI (s3://bucket/prefix, gs://…) the tables go under.",
         examples=["data/scout", "s3://my-bucket/scout"],
+        # A default read from SCOUT_DAGSTER_DATA is checked like a given value.
+        validate_default=True,
     )
 
     _store: ParquetStore | None = PrivateAttr(default=None)
+
+    @field_validator("base_path", mode="before")
+    @classmethod
+    def _check_base_path(cls, value: Any) -> Any:
+        # An EnvVar is a str naming the variable; Dagster builds the IO manager
+        # again with the variable's value when a run starts (before any asset
+        # runs, so before any paid run), and that value is checked then.
+        if isinstance(value, EnvVar) or not isinstance(value, str):
+            return value
+        return check_base_location(value)
 
     @property
     def store(self) -> ParquetStore:

@@ -18,6 +18,19 @@ Dagster and compared with the same materialization without faults:
   (the partitioned kind checks that the previous version is intact), no
   remote run left active, at most one create.
 
+Three more kinds go through Dagster's other paths, under the same mixes:
+
+- ``backfill-range``: the partition as Dagster's asset backfills (the UI's
+  "Launch backfill") name it, ``dagster/asset_partition_range_start``/``_end``;
+- ``retry-after-deadline``: the first attempt meets its deadline (the remote
+  run is held still) and cancels its run; a step retry must start a new run,
+  which completes;
+- ``reexecute-after-cancel``: the same, then a re-execution from failure on a
+  real instance.
+
+For the last two, exactly one remote run may complete (one paid result) and
+every other must have ended cancelled by us.
+
 The summary table counts faults injected by kind, runs completed, clean
 failures, rows lost or duplicated, orphaned runs and double creates. The exit
 status is non-zero when anything is unclean.
@@ -28,10 +41,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import filecmp
+import os
 import random
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -41,7 +56,16 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pyarrow.dataset as ds
-from dagster import AssetsDefinition, DagsterInstance, DailyPartitionsDefinition, materialize
+from dagster import (
+    AssetsDefinition,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    ReexecutionOptions,
+    RetryPolicy,
+    execute_job,
+    materialize,
+    reconstructable,
+)
 
 from scout_dagster import (
     ScoutParquetIOManager,
@@ -49,10 +73,22 @@ from scout_dagster import (
     build_findall_assets,
     build_search_assets,
 )
-from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig
+from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig, ManualClock
 
 KEY = "sk-fault-matrix"
-KINDS = ("findall", "search", "partitioned")
+KINDS = (
+    "findall",
+    "search",
+    "partitioned",
+    "backfill-range",
+    "retry-after-deadline",
+    "reexecute-after-cancel",
+)
+#: Kinds whose first attempt meets its deadline: they run on an emulator whose
+#: clock stands still until the first run has been cancelled.
+AFTER_A_CANCEL = ("retry-after-deadline", "reexecute-after-cancel")
+#: The deadline of their first attempt, in real seconds.
+FIRST_DEADLINE_S = 1.0
 PARTITION = "2026-01-03"
 #: Client timeout per request, in seconds; slow responses take longer.
 REQUEST_TIMEOUT_S = 0.5
@@ -65,6 +101,14 @@ def build_assets(kind: str) -> AssetsDefinition:
     if kind == "findall":
         return build_findall_assets(
             "companies", "AI infrastructure companies", limit=8, timeout_s=60
+        )
+    if kind == "retry-after-deadline":
+        return build_findall_assets(
+            "companies",
+            "AI infrastructure companies",
+            limit=8,
+            timeout_s=FIRST_DEADLINE_S,
+            retry_policy=RetryPolicy(max_retries=2),
         )
     if kind == "search":
         return build_search_assets("research", ["ev market trends"], objective="Why?", timeout_s=60)
@@ -152,13 +196,109 @@ def _content(base: Path, kind: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _materialize(kind: str, emulator: EmulatorServer, base: Path) -> Any:
+    if kind == "reexecute-after-cancel":
+        return _reexecute_after_cancel(emulator, base)
+    tags = (
+        {
+            "dagster/asset_partition_range_start": PARTITION,
+            "dagster/asset_partition_range_end": PARTITION,
+        }
+        if kind == "backfill-range"
+        else None
+    )
     with DagsterInstance.ephemeral() as instance:
         return materialize(
             [build_assets(kind)],
             resources=resources(emulator, base),
             partition_key=PARTITION if kind == "partitioned" else None,
+            tags=tags,
             instance=instance,
             raise_on_error=False,
+        )
+
+
+def _reexecute_after_cancel(emulator: EmulatorServer, base: Path) -> Any:
+    """A partition whose first Dagster run meets its deadline, then a
+    re-execution from failure on the same (real, on-disk) instance."""
+    from benchmarks import backfill
+
+    settings = {
+        backfill.ENV_URL: emulator.url,
+        backfill.ENV_KEY: KEY,
+        backfill.ENV_DATA: str(base),
+        backfill.ENV_DAYS: "5",
+        backfill.ENV_TIMEOUT: str(FIRST_DEADLINE_S),
+    }
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        with (
+            tempfile.TemporaryDirectory() as home,
+            DagsterInstance.from_config(home) as instance,
+        ):
+            job = reconstructable(backfill.get_deadline_job)
+            tags = {"dagster/partition": PARTITION}
+            first = execute_job(job, instance=instance, tags=tags, raise_on_error=False)
+            if first.success:
+                return first
+            options = ReexecutionOptions.from_failure(first.run_id, instance)
+            with execute_job(
+                job, instance=instance, tags=tags, reexecution_options=options, raise_on_error=False
+            ) as second:
+                second.get_step_failure_events()  # read while the instance is open
+                return second
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class _ReleaseAfterCancel(threading.Thread):
+    """Holds a manual emulator clock still until a run has been cancelled, then
+    keeps it running fast: the first attempt meets its deadline, later ones
+    complete."""
+
+    def __init__(self, emulator: EmulatorServer) -> None:
+        super().__init__(daemon=True, name="matrix-clock")
+        self.emulator = emulator
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        clock = self.emulator.clock
+        assert isinstance(clock, ManualClock)
+        released = False
+        while not self.done.wait(0.02):
+            released = released or any(
+                run.state == "cancelled" and run.query != "cap filler"
+                for run in self.emulator.ledger.runs()
+            )
+            if released:
+                clock.advance(50.0)
+
+
+def _baseline(kind: str, emulator: EmulatorServer, base: Path) -> Any:
+    """The fault-free tables a deadline kind must end with."""
+    if kind == "findall":
+        return _materialize("findall", emulator, base)
+    from benchmarks import backfill
+
+    with DagsterInstance.ephemeral() as instance:
+        return materialize(
+            [
+                build_findall_assets(
+                    backfill.ASSET_NAME,
+                    "AI infrastructure companies in the news on {partition_key}",
+                    partitions_def=DailyPartitionsDefinition(
+                        start_date=backfill.START.isoformat(), end_date="2026-01-06"
+                    ),
+                    limit=5,
+                )
+            ],
+            resources=resources(emulator, base),
+            partition_key=PARTITION,
+            instance=instance,
         )
 
 
@@ -173,23 +313,49 @@ def _fill_the_cap(emulator: EmulatorServer) -> None:
 class Matrix:
     """One emulator and the fault-free baselines, shared by every seed."""
 
-    def __init__(self, emulator: EmulatorServer, work: Path) -> None:
+    def __init__(
+        self,
+        emulator: EmulatorServer,
+        work: Path,
+        kinds: tuple[str, ...] = KINDS,
+        held: EmulatorServer | None = None,
+    ) -> None:
         self.emulator = emulator
+        self.held = held  # a manual-clock emulator, for the kinds AFTER_A_CANCEL
         self.work = work
         self.baselines: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
         self.previous: dict[str, Path] = {}
-        for kind in KINDS:
+        for kind in kinds:
             emulator.state.reset()
             emulator.faults.configure(FaultConfig())
             base = work / f"baseline-{kind}"
-            result = _materialize(kind, emulator, base)
+            # A deadline kind's baseline is the same request without the
+            # deadline: the tables of one completed run.
+            plain = {"retry-after-deadline": "findall", "reexecute-after-cancel": "plain-day"}
+            result = (
+                _materialize(kind, emulator, base)
+                if kind not in plain
+                else _baseline(plain[kind], emulator, base)
+            )
             if not result.success:
                 raise RuntimeError(f"the fault-free {kind} run failed")
             self.baselines[kind] = _content(base, kind)
             self.previous[kind] = base
 
     def run(self, seed: int, kind: str) -> RunResult:
-        emulator = self.emulator
+        if kind in AFTER_A_CANCEL:
+            assert self.held is not None, "the deadline kinds need the manual-clock emulator"
+            emulator = self.held
+            release = _ReleaseAfterCancel(emulator)
+            release.start()
+            try:
+                return self._run(seed, kind, emulator)
+            finally:
+                release.done.set()
+                release.join()
+        return self._run(seed, kind, self.emulator)
+
+    def _run(self, seed: int, kind: str, emulator: EmulatorServer) -> RunResult:
         mix = fault_mix(seed)
         emulator.state.reset()
         emulator.faults.configure(FaultConfig())
@@ -201,7 +367,7 @@ class Matrix:
             # impossible to follow. The cancel, a POST, still gets through.
             emulator.faults.inject("server_error", times=100_000, method="GET")
         base = self.work / f"seed-{seed}-{kind}"
-        if kind == "partitioned":
+        if kind in ("partitioned", "backfill-range"):
             shutil.copytree(self.previous[kind], base)  # a previous version to keep intact
         result = _materialize(kind, emulator, base)
         emulator.faults.configure(FaultConfig())
@@ -212,7 +378,17 @@ class Matrix:
         outcome.orphaned_runs = len(
             [r for r in emulator.ledger.active_runs() if r.query != "cap filler"]
         )
-        outcome.double_creates = max(len(runs) - 1, 0)
+        if kind in AFTER_A_CANCEL:
+            # Runs we cancelled at the deadline are expected; a second paid
+            # result, or a run that ended any other way, is not.
+            completed = [r for r in runs if r.state == "completed"]
+            outcome.double_creates = max(len(completed) - 1, 0)
+            runs = completed
+            odd = [r for r in emulator.ledger.runs() if r.state not in ("completed", "cancelled")]
+            if any(r.query != "cap filler" for r in odd):
+                outcome.problems.append(f"runs ended otherwise: {[r.state for r in odd]}")
+        else:
+            outcome.double_creates = max(len(runs) - 1, 0)
         if result.success:
             self._check_completed(outcome, result, base, runs)
         else:
@@ -261,7 +437,7 @@ class Matrix:
         outcome.cause = message.strip().splitlines()[-1] if message.strip() else ""
         if not any(word in message for word in ("/v1/", " run ")):
             outcome.problems.append(f"failure without a Scout error message: {message[:200]!r}")
-        if kind == "partitioned":
+        if kind in ("partitioned", "backfill-range"):
             comparison = filecmp.dircmp(self.previous[kind], base)
             if _differs(comparison):
                 outcome.problems.append("the previous version of the table changed")
@@ -309,12 +485,14 @@ class Summary:
 def run_matrix(seeds: Iterable[int], kinds: tuple[str, ...] = KINDS) -> Summary:
     started = time.monotonic()
     config = EmulatorConfig(speed=200.0, keepalive_s=0.2, stream_tick_s=0.005)
+    held_config = EmulatorConfig(keepalive_s=0.1, stream_tick_s=0.005)
     results = []
     with (
         EmulatorServer(config=config, api_key=KEY) as emulator,
+        EmulatorServer(config=held_config, clock=ManualClock(), api_key=KEY) as held,
         tempfile.TemporaryDirectory() as work,
     ):
-        matrix = Matrix(emulator, Path(work))
+        matrix = Matrix(emulator, Path(work), kinds, held)
         for seed in seeds:
             for kind in kinds:
                 results.append(matrix.run(seed, kind))
