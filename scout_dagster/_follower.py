@@ -391,7 +391,16 @@ class RunFollower:
         with within(deadline):
             dead: set[str] = set()
             if adopt_run_id:
-                existing = self._adoptable(kind, adopt_run_id)
+                try:
+                    existing = self._adoptable(kind, adopt_run_id)
+                except Exception as exc:
+                    # The earlier attempt left it running for us; if no attempt
+                    # comes after this one, nobody else will stop it.
+                    if self.cancel_on_error:
+                        self._cancel_if_active(
+                            kind, adopt_run_id, why=f"adopting it failed ({exc})"
+                        )
+                    raise
                 if existing is not None:
                     if on_started:
                         on_started(existing, True)

@@ -128,14 +128,14 @@ def test_a_reexecution_after_our_cancel_starts_a_new_run_once(
     monkeypatch.setenv(backfill.ENV_KEY, TEST_KEY)
     monkeypatch.setenv(backfill.ENV_DATA, str(data))
     monkeypatch.setenv(backfill.ENV_DAYS, "3")
-    monkeypatch.setenv(backfill.ENV_TIMEOUT, "1")  # as the fault matrix: the job is cached
+    monkeypatch.setenv(backfill.ENV_TIMEOUT, "3")  # as the fault matrix: the job is cached
     job = reconstructable(backfill.get_deadline_job)
     first = execute_job(
         job, instance=instance, tags={"dagster/partition": DAY}, raise_on_error=False
     )
     assert not first.success
     (message,) = _failure_messages(first)
-    assert "did not finish within its deadline of 1 s; this process cancelled it" in message
+    assert "did not finish within its deadline of 3 s; this process cancelled it" in message
     (cancelled,) = manual_emulator.ledger.runs()
     assert cancelled.state == "cancelled"
 

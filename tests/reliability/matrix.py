@@ -88,7 +88,7 @@ KINDS = (
 #: clock stands still until the first run has been cancelled.
 AFTER_A_CANCEL = ("retry-after-deadline", "reexecute-after-cancel")
 #: The deadline of their first attempt, in real seconds.
-FIRST_DEADLINE_S = 1.0
+FIRST_DEADLINE_S = 3.0
 PARTITION = "2026-01-03"
 #: Client timeout per request, in seconds; slow responses take longer.
 REQUEST_TIMEOUT_S = 0.5
@@ -359,9 +359,14 @@ class Matrix:
         mix = fault_mix(seed)
         emulator.state.reset()
         emulator.faults.configure(FaultConfig())
-        if mix.capped:
+        config = mix.config
+        if kind in AFTER_A_CANCEL:
+            # Two creates are the point here; a one-per-window cap on a clock
+            # that stands still would refuse the second for good.
+            config = config.model_copy(update={"create_cap": None})
+        elif mix.capped:
             _fill_the_cap(emulator)
-        emulator.faults.configure(mix.config)
+        emulator.faults.configure(config)
         if mix.outage:
             # Once the run exists, every read fails, on every retry: the run is
             # impossible to follow. The cancel, a POST, still gets through.
@@ -431,9 +436,16 @@ class Matrix:
 
     def _check_failed(self, outcome: RunResult, result: Any, base: Path, kind: str) -> None:
         outcome.outcome = "clean failure"
-        failures = result.get_step_failure_events()
-        error = failures[0].step_failure_data.error if failures else None
-        message = error.message if error else ""
+        # A step retried to exhaustion ends with Dagster's "Exceeded max_retries":
+        # the attempts' own failures say what happened.
+        messages = [
+            message
+            for event in result.all_events
+            if event.is_step_failure or event.is_step_up_for_retry
+            for message in _messages(event.event_specific_data.error)
+        ]
+        scout = [m for m in messages if "/v1/" in m or " run " in m]
+        message = (scout or messages or [""])[-1]
         outcome.cause = message.strip().splitlines()[-1] if message.strip() else ""
         if not any(word in message for word in ("/v1/", " run ")):
             outcome.problems.append(f"failure without a Scout error message: {message[:200]!r}")
@@ -443,6 +455,14 @@ class Matrix:
                 outcome.problems.append("the previous version of the table changed")
         elif base.exists() and any(base.rglob("*.parquet")):
             outcome.problems.append("a table was written by a failed run")
+
+
+def _messages(error: Any) -> Iterator[str]:
+    """An error's message and those of its causes (a retried step's failure
+    is the cause of Dagster's own "Exceeded max_retries")."""
+    while error is not None:
+        yield error.message
+        error = error.cause
 
 
 def _differs(comparison: filecmp.dircmp[str]) -> bool:
