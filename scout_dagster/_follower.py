@@ -63,7 +63,7 @@ _DEAD = frozenset({RunState.FAILED, RunState.CANCELLED})
 #: New runs one attempt may start in place of replayed dead ones. A create is
 #: answered with a dead run when an earlier attempt's run (same idempotency
 #: key) was cancelled or failed; a few in a row means something else is wrong.
-MAX_REPLACED_RUNS = 3
+MAX_REPLACED_RUNS = 5
 #: Seconds a look at a run's state may take before a cancel: a server slow to
 #: answer reads must not keep the cancel from being sent.
 _LOOK_S = 2.0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long fault-injection suite (200 seeds x 3 asset kinds, about 15 minutes on
+# The long fault-injection suite (200 seeds x 6 asset kinds, see README for its time on
 # 2 cores). Prints the summary table; exits non-zero when any run was unclean.
 set -euo pipefail
 cd "$(dirname "$0")/.."

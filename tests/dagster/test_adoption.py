@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -37,15 +36,6 @@ TAG = f"scout/run/{backfill.ASSET_NAME}"
 #: the created run's state (a failure there is not fatal), two to the event
 #: stream and two polls (a retry is coming, so no cancel is tried).
 GETS_THAT_FAIL_AN_ATTEMPT = 6
-
-
-@pytest.fixture
-def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with DagsterInstance.from_config(str(home)) as instance:
-        yield instance
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +34,6 @@ from scout_dagster.emulator import EmulatorServer, FaultConfig
 from tests.conftest import TEST_KEY, wait_until
 
 DAY = "2026-01-01"
-
-
-@pytest.fixture
-def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with DagsterInstance.from_config(str(home)) as instance:
-        yield instance
 
 
 def _resources(emulator: EmulatorServer, tmp_path: Path) -> dict[str, Any]:
