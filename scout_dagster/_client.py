@@ -252,18 +252,18 @@ class ScoutClient:
                     headers=headers,
                     timeout=_within(self._timeout, remaining),
                 ) as response:
-                    raw = bytearray()
+                    chunks: list[bytes] = []
                     for chunk in response.iter_raw():
                         if abandoned.is_set():
                             return  # leaving the block closes the connection
-                        raw += chunk
+                        chunks.append(chunk)
                 # Raw bytes and the original headers: the copy decodes any
                 # Content-Encoding itself, once.
                 outcome.append(
                     httpx.Response(
                         response.status_code,
                         headers=response.headers,
-                        content=bytes(raw),
+                        content=b"".join(chunks),  # as httpx's own read() joins them
                         request=response.request,
                     )
                 )
