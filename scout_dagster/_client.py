@@ -272,8 +272,10 @@ class ScoutClient:
 
         worker = threading.Thread(target=send, daemon=True, name="scout-request")
         worker.start()
-        worker.join(remaining)
-        if not outcome:
+        worker.join(min(remaining, threading.TIMEOUT_MAX))
+        # A read timeout (capped at what was left) that fired as the deadline
+        # passed is the deadline, not a failure worth another attempt.
+        if not outcome or (isinstance(outcome[0], httpx.TimeoutException) and deadline.expired()):
             abandoned.set()
             raise ScoutDeadlineError(
                 f"abandoned after {remaining:.1f} s without a complete answer: "
@@ -415,7 +417,7 @@ class ScoutClient:
         def decode(
             method: str, path: str, response: httpx.Response, redact: Redactor
         ) -> tuple[_Checked, bytes]:
-            content = redact.bytes(response.content)
+            content = redact.in_bytes(response.content)
             try:
                 return check(content), content
             except ValueError as exc:
@@ -610,6 +612,8 @@ class ScoutClient:
                 data = self._redact(sse.data)
                 try:
                     payload = decode(data, sse.event) if data else None
+                    if "\\u" in data and isinstance(payload, dict):
+                        payload = self._redact.value(payload)  # an escaped key, decoded
                 except ValueError:
                     log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
                     continue
@@ -697,9 +701,10 @@ def _decode_run_head(method: str, path: str, response: httpx.Response, redact: R
     """A FindAll run object without its entities and candidates, or
     ScoutDecodeError naming the call (retryable)."""
     try:
-        return findall_run_head(redact.bytes(response.content))
+        head = findall_run_head(redact.in_bytes(response.content))
     except ValueError:
         return decode_json(method, path, response, redact)  # its error, or a non-object payload
+    return redact.value(head)  # small: its escaped strings are redacted too
 
 
 def _within(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:

@@ -25,10 +25,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
-from ._client import ScoutClient
+from ._client import ScoutClient, run_segment
 from ._deadline import Deadline, within
 from ._errors import (
     RunBudgetExceeded,
@@ -63,10 +63,14 @@ _DEAD = frozenset({RunState.FAILED, RunState.CANCELLED})
 #: New runs one attempt may start in place of replayed dead ones. A create is
 #: answered with a dead run when an earlier attempt's run (same idempotency
 #: key) was cancelled or failed; a few in a row means something else is wrong.
-MAX_REPLACED_RUNS = 5
+MAX_REPLACED_RUNS = 2
+#: Longest deadline: a week, far past any run; ``None`` means none at all.
+MAX_DEADLINE_S = 7 * 24 * 3600.0
 #: Seconds a look at a run's state may take before a cancel: a server slow to
 #: answer reads must not keep the cancel from being sent.
 _LOOK_S = 2.0
+#: An error this close to the deadline is the deadline: no retry had time left.
+_NEAR_DEADLINE_S = 1.0
 #: Reads of a run whose events said it ended, when no deadline bounds them.
 _MAX_FINAL_READS = 20
 
@@ -152,6 +156,9 @@ class FollowResult(Generic[RunT]):
 class _Replayed(Exception):
     """The create was answered with an earlier attempt's run, which has ended."""
 
+    def __init__(self, run: FindAllRun | SearchRun) -> None:
+        self.run = run
+
 
 class _Stop(Exception):
     def __init__(self, reason: StopReason) -> None:
@@ -214,6 +221,9 @@ class RunFollower:
             deadline.
         on_progress: called with :class:`RunProgress` at most every
             ``progress_interval_s`` and on every state change.
+        on_cancelled: called with the id of every run this follower cancelled,
+            so a later attempt can pass it in ``dead_runs`` (a cancel takes
+            effect at the run's next checkpoint, and meanwhile it looks alive).
         clock, sleep: monotonic seconds and a sleep, injectable for tests.
     """
 
@@ -231,11 +241,15 @@ class RunFollower:
         progress_interval_s: float = 5.0,
         cancel_grace_s: float = 10.0,
         on_progress: Callable[[RunProgress], None] | None = None,
+        on_cancelled: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if deadline_s is not None and deadline_s <= 0:
-            raise ValueError(f"deadline_s must be positive (seconds), got {deadline_s}")
+        if deadline_s is not None and not 0 < deadline_s < MAX_DEADLINE_S:
+            raise ValueError(
+                f"deadline_s must be a positive number of seconds below {MAX_DEADLINE_S:g} "
+                f"(or None for no deadline), got {deadline_s}"
+            )
         if credit_budget is not None and credit_budget < 0:
             raise ValueError(f"credit_budget must not be negative, got {credit_budget}")
         if cancel_grace_s <= 0:
@@ -251,6 +265,7 @@ class RunFollower:
         self.progress_interval_s = progress_interval_s
         self.cancel_grace_s = cancel_grace_s
         self.on_progress = on_progress
+        self.on_cancelled = on_cancelled
         self._clock = clock
         self._sleep = sleep
 
@@ -263,14 +278,20 @@ class RunFollower:
         idempotency_key: str | None = None,
         adopt_run_id: str | None = None,
         on_started: Callable[[FindAllRun, bool], None] | None = None,
+        dead_runs: Iterable[str] = (),
     ) -> FollowResult[FindAllRun]:
-        """Create (or adopt) a FindAll run and follow it to its end."""
+        """Create (or adopt) a FindAll run and follow it to its end.
+
+        ``dead_runs``: runs known to have been cancelled by an earlier attempt
+        (their cancel may not have taken effect yet): never adopted.
+        """
         return self._run(
             FINDALL,
             lambda key: request.create(self.client, key),
             idempotency_key,
             adopt_run_id,
             on_started,
+            dead_runs,
         )
 
     def run_search(
@@ -280,14 +301,17 @@ class RunFollower:
         idempotency_key: str | None = None,
         adopt_run_id: str | None = None,
         on_started: Callable[[SearchRun, bool], None] | None = None,
+        dead_runs: Iterable[str] = (),
     ) -> FollowResult[SearchRun]:
-        """Create (or adopt) a deep-search run and follow it to its end."""
+        """Create (or adopt) a deep-search run and follow it to its end (see
+        :meth:`run_findall` for ``dead_runs``)."""
         return self._run(
             SEARCH,
             lambda key: request.create(self.client, key),
             idempotency_key,
             adopt_run_id,
             on_started,
+            dead_runs,
         )
 
     def follow(
@@ -312,33 +336,16 @@ class RunFollower:
         kind: RunKind[Any, Any] = FINDALL if isinstance(result.run, FindAllRun) else SEARCH
         run_id = result.run.run_id
         accepted = {RunState.COMPLETED} | ({RunState.CANCELLED} if result.partial else set())
-        pause = 0.25
-        still_active = False  # a body said so: the events' "ended" was wrong
-        with within(result.read_by):
-            for _ in range(_MAX_FINAL_READS):
-                try:
-                    body = read()
-                except ScoutDeadlineError:
-                    body = None
-                state: RunState = body.state if body is not None else RunState.UNKNOWN
-                still_active = still_active or (body is not None and not state.is_terminal)
-                if body is not None and state in accepted:
-                    return body
-                if state.is_terminal:
-                    self._raise_ended(kind, run_id, state, body, stage="in its final read")
-                if result.read_by is not None and (
-                    body is None or result.read_by.remaining() <= pause
-                ):
-                    break
-                log.warning(
-                    "%s run %s ended, but reading it gave state %s; reading it again in %.2f s",
-                    kind.name,
-                    run_id,
-                    state.value,
-                    pause,
-                )
-                self._sleep(pause)
-                pause = min(pause * 2, 5.0)
+        # Set when a body says the run is still active: the events' "ended" was wrong.
+        still_active: list[bool] = []
+        try:
+            body, state = self._read_completed(result, read, kind, accepted, still_active)
+        except BaseException:
+            if still_active:  # then reading failed: it may be running still
+                self._cancel_if_active(kind, run_id, why="its final read failed")
+            raise
+        if body is not None and state in accepted:
+            return body
         if still_active:
             self._cancel_if_active(kind, run_id, why="its final read never said it completed")
         when = result.read_by.why if result.read_by else f"{_MAX_FINAL_READS} reads"
@@ -354,6 +361,49 @@ class RunFollower:
             final_state=state.value,
             credits=result.run.credits,
         )
+
+    def _read_completed(
+        self,
+        result: FollowResult[Any],
+        read: Callable[[], _ReadT],
+        kind: RunKind[Any, Any],
+        accepted: set[RunState],
+        still_active: list[bool],
+    ) -> tuple[_ReadT | None, RunState]:
+        """Read until a body in an ``accepted`` state, or the deadline: the last
+        body and its state; ``still_active`` gets an entry when a body said the
+        run was still going."""
+        run_id = result.run.run_id
+        pause = 0.25
+        body: _ReadT | None = None
+        state: RunState = RunState.UNKNOWN
+        with within(result.read_by):
+            for _ in range(_MAX_FINAL_READS):
+                try:
+                    body = read()
+                except ScoutDeadlineError:
+                    body = None
+                state = body.state if body is not None else RunState.UNKNOWN
+                if body is not None and not state.is_terminal:
+                    still_active.append(True)
+                if body is not None and state in accepted:
+                    break
+                if state.is_terminal:
+                    self._raise_ended(kind, run_id, state, body, stage="in its final read")
+                if result.read_by is not None and (
+                    body is None or result.read_by.remaining() <= pause
+                ):
+                    break
+                log.warning(
+                    "%s run %s ended, but reading it gave state %s; reading it again in %.2f s",
+                    kind.name,
+                    run_id,
+                    state.value,
+                    pause,
+                )
+                self._sleep(pause)
+                pause = min(pause * 2, 5.0)
+        return body, state
 
     # ------------------------------------------------------------ start
 
@@ -376,6 +426,7 @@ class RunFollower:
         idempotency_key: str | None,
         adopt_run_id: str | None,
         on_started: Callable[[RunT, bool], None] | None,
+        dead_runs: Iterable[str] = (),
     ) -> FollowResult[RunT]:
         """Adopt ``adopt_run_id`` while it is active or completed, else create a
         run, and follow it.
@@ -384,12 +435,17 @@ class RunFollower:
         idempotency key, replayed). When that run ended cancelled or failed, a
         new run is created under a key derived from the dead run's id, so
         every attempt that meets the same dead run derives the same key and
-        they stay idempotent among themselves.
+        they stay idempotent among themselves. Runs in ``dead_runs`` (ours,
+        cancelled) are skipped without a look; a run found dead at its first
+        look that nothing knew of may as well be a new one that failed at once,
+        so at most ``MAX_REPLACED_RUNS`` of those are replaced.
         """
         started = self._clock()
         deadline = self._deadline(started)
         with within(deadline):
-            dead: set[str] = set()
+            dead: set[str] = set(dead_runs)
+            if adopt_run_id in dead:
+                adopt_run_id = None
             if adopt_run_id:
                 try:
                     existing = self._adoptable(kind, adopt_run_id)
@@ -407,8 +463,9 @@ class RunFollower:
                     return self._follow(kind, adopt_run_id, True, started, deadline)
                 dead.add(adopt_run_id)
             key = idempotency_key
-            for _ in range(MAX_REPLACED_RUNS + 1):
-                run = create(key)
+            unknown_dead = 0
+            for _ in range(len(dead) + MAX_REPLACED_RUNS + 1):
+                run = self._create(kind, create, key)
                 if key is None:  # a fresh key: nothing can have been replayed
                     if on_started:
                         on_started(run, False)
@@ -420,8 +477,11 @@ class RunFollower:
                         return self._follow(
                             kind, run.run_id, False, started, deadline, replayed_check=True
                         )
-                    except _Replayed:
-                        pass
+                    except _Replayed as replayed:
+                        unknown_dead += 1
+                        if unknown_dead > MAX_REPLACED_RUNS:
+                            # New runs that end at once, not replays: say why.
+                            self._raise_ended(kind, run.run_id, replayed.run.state, replayed.run)
                 log.warning(
                     "the create of a %s run was answered with run %s, which had ended "
                     "(an earlier attempt's, replayed for the same idempotency key); "
@@ -433,10 +493,39 @@ class RunFollower:
                 key = successor_key(key, run.run_id)
         raise RunFailed(
             f"{kind.name} run creation kept returning runs that had ended "
-            f"({', '.join(sorted(dead))}); gave up after {MAX_REPLACED_RUNS} new keys",
+            f"({', '.join(sorted(dead))})",
             run_id=run.run_id,
             final_state="cancelled or failed",
         )
+
+    def _create(
+        self, kind: RunKind[RunT, EventT], create: Callable[[str | None], RunT], key: str | None
+    ) -> RunT:
+        """``create(key)``; when the deadline abandoned it after it was sent, the
+        run may exist: the same key, sent again in the cancel's grace time,
+        brings its id back (a replay pays nothing) and it is cancelled."""
+        try:
+            run = create(key)
+        except ScoutDeadlineError:
+            if key is not None:
+                with within(self._grace("the time given to clean up a create"), override=True):
+                    try:
+                        orphan = create(key)
+                    except ScoutError as exc:
+                        log.error(
+                            "a %s create was abandoned at the deadline and could not be "
+                            "looked up again (%s): if it reached the server, the next "
+                            "attempt adopts it (same idempotency key)",
+                            kind.name,
+                            exc,
+                        )
+                    else:
+                        self._cancel_if_active(
+                            kind, orphan.run_id, why="its create was abandoned at the deadline"
+                        )
+            raise
+        run_segment(run.run_id)  # an id no URL can carry fails here, before any use
+        return run
 
     def _adoptable(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
         """The earlier attempt's run, unless it is gone or ended without a result."""
@@ -480,8 +569,10 @@ class RunFollower:
         even when the run has ended since; ``_Replayed`` says so."""
         tracker = _ProgressTracker(self, run_id, started)
         try:
-            if replayed_check and self._state_of(kind, run_id) in _DEAD:
-                raise _Replayed
+            if replayed_check:
+                current = self._current(kind, run_id)
+                if current is not None and current.state in _DEAD:
+                    raise _Replayed(current)
             try:
                 run, followed_by = self._wait(kind, run_id, deadline, tracker)
             except _Stop as stop:
@@ -507,16 +598,16 @@ class RunFollower:
             )
             raise
 
-    def _state_of(self, kind: RunKind[RunT, EventT], run_id: str) -> RunState:
-        """The run's state; UNKNOWN when a passing fault keeps it from being read
-        (following finds it out). A refusal no retry mends is raised."""
+    def _current(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
+        """The run as it stands; None when a passing fault keeps it from being
+        read (following finds out). A refusal no retry mends is raised."""
         try:
-            return kind.get(self.client, run_id).state
+            return kind.get(self.client, run_id)
         except ScoutError as exc:
             if not is_retryable(exc):
                 raise
             log.warning("could not read %s run %s after creating it: %s", kind.name, run_id, exc)
-            return RunState.UNKNOWN
+            return None
 
     # ------------------------------------------------------------ wait
 
@@ -539,6 +630,12 @@ class RunFollower:
             return self._wait_by_polling(kind, run_id, deadline, tracker), "poll"
         except ScoutDeadlineError:
             raise _Stop("deadline") from None  # a request was abandoned at the deadline
+        except ScoutError:
+            # A request whose own read timeout (capped at what was left) fired
+            # just before the deadline: that is the deadline too.
+            if deadline is not None and deadline.remaining() < _NEAR_DEADLINE_S:
+                raise _Stop("deadline") from None
+            raise
 
     def _wait_on_stream(
         self,
@@ -702,7 +799,7 @@ class RunFollower:
                 waited_s=waited,
                 partial=True,
                 stop_reason=reason,
-                read_by=self._grace(f"the {self.cancel_grace_s:g} s given to the partial read"),
+                read_by=grace,
                 credits_seen=max(tracker.credits_seen, final.credits),
             )
         error = RunDeadlineExceeded if reason == "deadline" else RunBudgetExceeded
@@ -751,6 +848,8 @@ class RunFollower:
             )
             return exc
         log.warning("cancelled %s run %s because it %s", kind.name, run_id, why)
+        if self.on_cancelled is not None:
+            self.on_cancelled(run_id)
         return None
 
     def _read_until_terminal(

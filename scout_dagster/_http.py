@@ -62,12 +62,22 @@ class Redactor:
             return text.replace(self._secret, "***")
         return text
 
-    def bytes(self, data: bytes) -> bytes:
+    def in_bytes(self, data: bytes) -> bytes:
         """``data`` (a response body) with the secret replaced; a search of the
         bytes (memchr speed) when it is absent, which is nearly always."""
         if self._secret_bytes and self._secret_bytes in data:
             return data.replace(self._secret_bytes, b"***")
         return data
+
+    def loads(self, data: bytes | str) -> Any:
+        """JSON, the secret redacted from it: in the text, and once decoded when
+        the text has escapes that could spell it (``sk\\u005f…``)."""
+        text = self.in_bytes(data) if isinstance(data, bytes) else self(data)
+        payload = json.loads(text)
+        escapes = (b"\\u", b"\\/") if isinstance(text, bytes) else ("\\u", "\\/")
+        if any(escape in text for escape in escapes):  # type: ignore[operator]
+            payload = self.value(payload)
+        return payload
 
     def server_text(self, text: str | None) -> str | None:
         """A server's words as we may keep them: redacted, then truncated."""
@@ -136,7 +146,7 @@ def _server_message(response: httpx.Response, redact: Redactor) -> tuple[str, An
     """The server's ``detail`` as readable text, and the detail as decoded;
     both redacted, and a detail too long to keep cut to text."""
     try:
-        body = json.loads(redact.bytes(response.content))
+        body = redact.loads(response.content)
     except ValueError:
         text = redact(response.text).strip()
         return (text[:_BODY_EXCERPT_CHARS] or response.reason_phrase or "no message"), None
@@ -194,7 +204,7 @@ def decode_json(method: str, path: str, response: httpx.Response, redact: Redact
     """The body as JSON, the secret redacted from it, or ScoutDecodeError
     naming the call (retryable)."""
     try:
-        return json.loads(redact.bytes(response.content))
+        return redact.loads(response.content)
     except ValueError as exc:
         raise ScoutDecodeError(
             f"response {response.status_code} is not valid JSON ({exc}); "

@@ -18,6 +18,7 @@ from ._deadline import current_deadline
 from ._errors import (
     ScoutAPIError,
     ScoutDeadlineError,
+    ScoutError,
     ScoutRateLimitError,
     ScoutServerError,
     ScoutTransportError,
@@ -70,6 +71,7 @@ class _Schedule:
         self._rng = rng
         self._paced = 0  # 429s with Retry-After so far
         self._waited_s = 0.0
+        self.out_of_time = False
 
     def stop(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
@@ -80,7 +82,8 @@ class _Schedule:
             return True
         deadline = current_deadline()
         if deadline is not None and deadline.remaining() <= state.upcoming_sleep:
-            return True  # the wait would outlast the deadline: fail now, with the real error
+            self.out_of_time = True  # the wait would outlast the deadline: give up now
+            return True
         return state.attempt_number - self._paced >= self._policy.max_attempts
 
     def wait(self, state: RetryCallState) -> float:
@@ -132,4 +135,13 @@ def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    try:
+        return retrying(fn)
+    except ScoutError as exc:
+        if not schedule.out_of_time:
+            raise
+        raise ScoutDeadlineError(
+            f"gave up after {exc}: the deadline would pass before the next attempt",
+            method=getattr(exc, "method", ""),
+            path=getattr(exc, "path", describe),
+        ) from exc

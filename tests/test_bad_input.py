@@ -141,18 +141,23 @@ FINDALL_CONFIG_ERRORS = [
     ),
     pytest.param(
         {"timeout_s": 0},
-        "timeout_s must be a positive number of seconds, got 0",
+        "timeout_s must be a positive number of seconds, got 0 (below 604800, a week)",
         id="timeout-0",
     ),
     pytest.param(
         {"timeout_s": -5},
-        "timeout_s must be a positive number of seconds, got -5",
+        "timeout_s must be a positive number of seconds, got -5 (below 604800, a week)",
         id="timeout-minus-5",
     ),
     pytest.param(
         {"timeout_s": True},
-        "timeout_s must be a positive number of seconds, got True",
+        "timeout_s must be a positive number of seconds, got True (below 604800, a week)",
         id="timeout-True",
+    ),
+    pytest.param(
+        {"timeout_s": float("inf")},
+        "timeout_s must be a positive number of seconds, got inf (below 604800, a week)",
+        id="timeout-infinite",
     ),
     pytest.param(
         {"output_schema": '{"type": "object", "properties": {"name": {"type": "string"}}}'},
@@ -213,7 +218,7 @@ FINDALL_CONFIG_ERRORS = [
     ),
     pytest.param(
         {"timeout_s": "60"},
-        "timeout_s must be a positive number of seconds, got '60'",
+        "timeout_s must be a positive number of seconds, got '60' (below 604800, a week)",
         id="timeout-str",
     ),
     # A bare string reaches the factory as letters (each letter a column): refuse it
@@ -335,12 +340,12 @@ SEARCH_CONFIG_ERRORS = [
     ),
     pytest.param(
         {"timeout_s": 0},
-        "timeout_s must be a positive number of seconds, got 0",
+        "timeout_s must be a positive number of seconds, got 0 (below 604800, a week)",
         id="timeout-0",
     ),
     pytest.param(
         {"timeout_s": -5},
-        "timeout_s must be a positive number of seconds, got -5",
+        "timeout_s must be a positive number of seconds, got -5 (below 604800, a week)",
         id="timeout-minus-5",
     ),
     # A bare string is one query, not a list of letters (each a paid query).

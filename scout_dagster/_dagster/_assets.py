@@ -42,7 +42,7 @@ from dagster import (
 )
 
 from .._errors import RunFailed, ScoutError, ScoutRunBodyError
-from .._follower import FollowResult, RunFollower, RunProgress
+from .._follower import MAX_DEADLINE_S, FollowResult, RunFollower, RunProgress
 from .._http import truncate
 from .._models import FindAllRun, RunStatus, SearchRun
 from .._requests import FindAllRequest, SearchRequest
@@ -107,8 +107,15 @@ class _AssetOptions:
             )
         # bool is an int to Python, never a number of seconds or credits to a user.
         timeout = self.timeout_s
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout!r}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < MAX_DEADLINE_S
+        ):
+            raise ValueError(
+                f"timeout_s must be a positive number of seconds, got {timeout!r} "
+                f"(below {MAX_DEADLINE_S:g}, a week)"
+            )
         budget = self.credit_budget
         if budget is not None and (
             isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
@@ -240,10 +247,12 @@ class _Execution:
         kind: str,
         unit: str,
         keep_partial: bool,
+        suffixes: Sequence[str],
     ) -> None:
         self.context = context
         self.options = options
         self.kind = kind
+        self.table_keys = [options.key(suffix) for suffix in suffixes]
         resource: ScoutResource = getattr(context.resources, options.resource_key)
         self.client = resource.get_client()
         try:
@@ -260,6 +269,7 @@ class _Execution:
             # that retry adopts the run instead of paying for a new one.
             cancel_on_error=not self._retry_pending(),
             on_progress=self._log_progress(unit),
+            on_cancelled=self._record_cancel,
         )
 
     def _retry_pending(self) -> bool:
@@ -269,6 +279,38 @@ class _Execution:
     @property
     def run_tag(self) -> str:
         return f"scout/run/{self.options.name}"
+
+    @property
+    def cancelled_tag(self) -> str:
+        return f"scout/cancelled/{self.options.name}"
+
+    def _record_cancel(self, run_id: str) -> None:
+        """Remembered on the Dagster run: a retry or re-execution must not adopt
+        a run we cancelled, which looks alive until its cancel takes effect."""
+        run = self.context.instance.get_run_by_id(self.context.run.run_id)
+        earlier = run.tags.get(self.cancelled_tag, "").split(",") if run else []
+        kept = [i for i in earlier if i and i != run_id][-(_CANCELLED_KEPT - 1) :]
+        ids = [*kept, run_id]
+        self.context.instance.add_run_tags(
+            self.context.run.run_id, {self.cancelled_tag: ",".join(ids)}
+        )
+
+    def dead_runs(self) -> set[str]:
+        """Remote runs this Dagster run or its parents cancelled."""
+        dead: set[str] = set()
+        for run in self._run_and_parents():
+            dead.update(i for i in run.tags.get(self.cancelled_tag, "").split(",") if i)
+        return dead
+
+    def _run_and_parents(self) -> Iterator[Any]:
+        instance = self.context.instance
+        run_id: str | None = self.context.run.run_id
+        while run_id:
+            run = instance.get_run_by_id(run_id)
+            if run is None:
+                return
+            yield run
+            run_id = run.parent_run_id
 
     def idempotency_key(self, fingerprint: str) -> str:
         """The same for every attempt at this asset, partition and request until
@@ -291,7 +333,9 @@ class _Execution:
             return f"run:{run.root_run_id or run.run_id}"
         partitions = [str(self.partition_key)] if self.partition_key is not None else None
         latest = 0
-        for key in self.context.assets_def.keys:
+        # Every table of the multi-asset, selected or not: a run of a subset and
+        # a run of the whole must agree.
+        for key in self.table_keys:
             records = instance.fetch_materializations(
                 AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=4
             ).records
@@ -304,15 +348,9 @@ class _Execution:
     def run_to_adopt(self) -> str | None:
         """The remote run an earlier attempt recorded: this run's tag (a step
         retry) or a parent's (a re-execution)."""
-        instance = self.context.instance
-        run_id: str | None = self.context.run.run_id
-        while run_id:
-            run = instance.get_run_by_id(run_id)
-            if run is None:
-                return None
+        for run in self._run_and_parents():
             if self.run_tag in run.tags:
                 return str(run.tags[self.run_tag])
-            run_id = run.parent_run_id
         return None
 
     def on_started(self, run: FindAllRun | SearchRun, adopted: bool) -> None:
@@ -443,6 +481,10 @@ def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
     )
 
 
+#: Runs a Dagster run remembers having cancelled (a tag value stays short).
+_CANCELLED_KEPT = 5
+
+
 def _failure(exc: Exception) -> Failure:
     metadata: dict[str, Any] = {}
     if isinstance(exc, RunFailed):
@@ -558,7 +600,12 @@ def build_findall_assets(
     @options.multi_asset("findall", specs, checked=("entities", "entity_id"))
     def _findall(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
         execution = _Execution(
-            context, options, kind="FindAll", unit="entities", keep_partial=False
+            context,
+            options,
+            kind="FindAll",
+            unit="entities",
+            keep_partial=False,
+            suffixes=("entities", "citations"),
         )
         try:
             rendered = dataclasses.replace(request, query=query_template.render(execution.values))
@@ -566,6 +613,7 @@ def build_findall_assets(
                 rendered,
                 idempotency_key=execution.idempotency_key(rendered.fingerprint),
                 adopt_run_id=execution.run_to_adopt(),
+                dead_runs=execution.dead_runs(),
                 on_started=execution.on_started,
             )
             # The body is read from its bytes by pyarrow, facts and tables in
@@ -720,7 +768,12 @@ def build_search_assets(
     @options.multi_asset("search", specs, checked=("results", "result_id"))
     def _search(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
         execution = _Execution(
-            context, options, kind="search", unit="pages", keep_partial=keep_partial_on_timeout
+            context,
+            options,
+            kind="search",
+            unit="pages",
+            keep_partial=keep_partial_on_timeout,
+            suffixes=("results", "sources", "findings", "report"),
         )
         try:
             rendered = dataclasses.replace(
@@ -734,6 +787,7 @@ def build_search_assets(
                 rendered,
                 idempotency_key=execution.idempotency_key(rendered.fingerprint),
                 adopt_run_id=execution.run_to_adopt(),
+                dead_runs=execution.dead_runs(),
                 on_started=execution.on_started,
             )
             search_id = result.run.search_id

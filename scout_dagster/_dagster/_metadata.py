@@ -12,6 +12,7 @@ import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from .._follower import FollowResult
+from .._http import truncate
 from .._models import FindAllRun, SearchRun
 
 __all__ = ["column_schema", "run_metadata", "table_metadata"]
@@ -68,7 +69,7 @@ def run_metadata(result: FollowResult[Any], final: FindAllRun | SearchRun) -> di
         "scout/run_id": MetadataValue.text(final.run_id),
         "scout/status": MetadataValue.text(final.state.value),
         "scout/termination_reason": MetadataValue.text(
-            final.status.termination_reason or result.stop_reason or "none"
+            truncate(final.status.termination_reason or result.stop_reason or "none", 200)
         ),
         "scout/wait_s": MetadataValue.float(round(result.waited_s, 3)),
         "scout/partial": MetadataValue.bool(result.partial),

@@ -324,8 +324,14 @@ def test_terminating_the_dagster_run_cancels_the_remote_run(
         ({"query": "q" * 2001}, "query is 2001 characters long; the most allowed is 2000"),
         ({"limit": 0}, "limit must be a whole number of at least 1, got 0"),
         ({"limit": -3}, "limit must be a whole number of at least 1, got -3"),
-        ({"timeout_s": 0}, "timeout_s must be a positive number of seconds, got 0"),
-        ({"timeout_s": -1}, "timeout_s must be a positive number of seconds, got -1"),
+        (
+            {"timeout_s": 0},
+            "timeout_s must be a positive number of seconds, got 0 (below 604800, a week)",
+        ),
+        (
+            {"timeout_s": -1},
+            "timeout_s must be a positive number of seconds, got -1 (below 604800, a week)",
+        ),
         ({"generator": "ultra"}, "generator must be one of ('base', 'core', 'pro'), got 'ultra'"),
         ({"output_schema": {"type": "array"}}, 'output_schema must have "type": "object"'),
         (

@@ -61,6 +61,8 @@ class Scenario:
     count_mismatch: int = 0  # the completed FindAll body's count is off by this much
     credits_sequence: list[int] | None = None  # credits successive GETs/status events report
     keepalive_s: float = 0.1  # seconds between keep-alive comments on event streams
+    first_run_s: float | None = None  # the first run created takes this long instead of run_s
+    cancel_takes_s: float = 0.0  # a cancel takes effect this long after it is received
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +81,8 @@ class _Run:
     request: dict[str, Any]
     created: float = dataclasses.field(default_factory=time.monotonic)
     created_wall: float = dataclasses.field(default_factory=time.time)
-    cancelled_at: float | None = None
+    duration: float = 0.3  # real seconds from its create to its end
+    cancelled_at: float | None = None  # when its cancel takes (or took) effect
     reports: int = 0  # GETs and status events so far (credits_sequence)
     gets_after_end: int = 0  # GETs after completion (flap_gets)
 
@@ -126,15 +129,17 @@ class HostileServer:
 
     def state_of(self, run: _Run) -> str:
         if run.cancelled_at is not None:
-            return "cancelled"
-        if time.monotonic() - run.created >= self.scenario.run_s:
+            # A cancel stops the run at its next checkpoint: until then it runs.
+            return "cancelled" if time.monotonic() >= run.cancelled_at else "running"
+        if time.monotonic() - run.created >= run.duration:
             return "failed" if self.scenario.fail_runs else "completed"
         return "running"
 
     def _found(self, run: _Run, size: int) -> int:
         """How many of ``size`` items the run has found by now (or by its cancel)."""
-        until = run.cancelled_at if run.cancelled_at is not None else time.monotonic()
-        return min(size, int(size * (until - run.created) / self.scenario.run_s))
+        now = time.monotonic()
+        until = min(run.cancelled_at, now) if run.cancelled_at is not None else now
+        return min(size, int(size * (until - run.created) / run.duration))
 
     def search_pages(self, run: _Run) -> tuple[int, int]:
         """Pages fetched and targeted (one per result) of a search run."""
@@ -153,7 +158,7 @@ class HostileServer:
     def _common(self, run: _Run, state: str, token: str) -> dict[str, Any]:
         echo = self.scenario.echo_key
         error = f"upstream rejected token {token}" if echo else "the upstream engine failed"
-        took = self.scenario.run_s if run.cancelled_at is None else run.cancelled_at - run.created
+        took = run.duration if run.cancelled_at is None else run.cancelled_at - run.created
         return {
             "error": error if state == "failed" else None,
             "createdAt": _iso(run.created_wall),
@@ -248,6 +253,11 @@ class HostileServer:
                 return lie, self.reported(run, self.search_body(run, "running", token))
         return state, self.reported(run, self.body(run, state, token))
 
+    def runs(self) -> list[_Run]:
+        """Every run created, in creation order."""
+        with self.lock:
+            return sorted(self._runs.values(), key=lambda run: run.created)
+
     def find(self, kind: Kind, segment: str) -> _Run | None:
         with self.lock:
             return self._runs.get((kind, unquote(segment)))
@@ -255,8 +265,8 @@ class HostileServer:
     def cancel(self, run: _Run, token: str) -> dict[str, Any]:
         with self.lock:
             self.cancels.append(run.run_id)
-            if self.state_of(run) == "running":
-                run.cancelled_at = time.monotonic()
+            if self.state_of(run) == "running" and run.cancelled_at is None:
+                run.cancelled_at = time.monotonic() + self.scenario.cancel_takes_s
             return dict(self.body(run, self.state_of(run), token))
 
     def create_refusal(self) -> tuple[int, dict[str, Any], dict[str, str]] | None:
@@ -287,6 +297,8 @@ class HostileServer:
             self.creates += 1
             prefix = "fa" if kind == "findall" else "srch"
             run = _Run(kind, self.scenario.run_id or f"{prefix}-{uuid.uuid4().hex[:12]}", request)
+            first = self.scenario.first_run_s if self.creates == 1 else None
+            run.duration = first if first is not None else self.scenario.run_s
             self._runs[(kind, run.run_id)] = run
             payload = dict(self.body(run, "running", token))
             if key is not None:

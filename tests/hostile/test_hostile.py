@@ -19,7 +19,14 @@ from urllib.parse import quote
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    RetryPolicy,
+    materialize,
+)
 
 from scout_dagster import (
     ScoutParquetIOManager,
@@ -432,3 +439,43 @@ def test_credits_that_go_down_still_materialize(tmp_path: Path) -> None:
         f"metadata keys {sorted(metadata)}"
     )
     assert rows(tmp_path, "ai_entities") == ROWS
+
+
+# ---------------------------------------------------------------- 3. recovery, slow cancels
+
+
+@pytest.mark.timeout(60)
+def test_a_step_retry_never_adopts_the_run_we_cancelled_while_its_cancel_is_pending(
+    tmp_path: Path,
+) -> None:
+    """The contract's cancel takes effect at the run's next checkpoint: the run
+    we cancelled at our deadline still reads ``running`` when the retry starts.
+    The retry must not adopt it (it would end cancelled under it) but start a
+    new run, which completes."""
+    scenario = Scenario(first_run_s=60.0, run_s=0.3, cancel_takes_s=5.0)
+    with HostileServer(KEY, scenario) as server:
+        assets = findall_assets(timeout_s=2, retry_policy=RetryPolicy(max_retries=1))
+        with DagsterInstance.local_temp(overrides=NO_COMPUTE_LOGS) as instance:
+            result = materialize([assets], resources=resources(server, tmp_path), instance=instance)
+        assert result.success
+        assert server.creates == 2
+        first, second = server.runs()
+        assert server.cancels == [first.run_id]
+        assert server.state_of(second) == "completed"
+        written = ds.dataset(tmp_path / "ai_entities", format="parquet").to_table()
+        assert set(written.column("run_id").to_pylist()) == {second.run_id}
+
+
+@pytest.mark.timeout(60)
+def test_a_new_run_that_fails_at_once_is_not_paid_for_again_and_again(tmp_path: Path) -> None:
+    """A run that is failed by its first read may be a replay of a dead one, or a
+    new one that failed at once: at most two replacements, then its own error."""
+    with HostileServer(KEY, Scenario(run_s=0.01, fail_runs=True, echo_key=True)) as server:
+        result = materialize(
+            [findall_assets()], resources=resources(server, tmp_path), raise_on_error=False
+        )
+        assert not result.success
+        assert server.creates <= 3
+        text = failure_text(result)
+        assert "failed on the server: upstream rejected token ***" in text
+        assert KEY not in text
