@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m tests.reliability.matrix --seeds "${SEEDS:-200}" "$@"
+exec .venv/bin/python -m tests.reliability.matrix --seeds "${SEEDS:-200}" --jobs "${JOBS:-2}" "$@"
