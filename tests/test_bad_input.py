@@ -15,7 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from dagster import AssetsDefinition, EnvVar, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetsDefinition,
+    DailyPartitionsDefinition,
+    EnvVar,
+    ExecuteInProcessResult,
+    StaticPartitionsDefinition,
+    materialize,
+)
 
 from scout_dagster import (
     ScoutParquetIOManager,
@@ -123,6 +130,13 @@ def test_the_limits_themselves_are_accepted(emulator: EmulatorServer) -> None:
 _SCHEMA_TYPES = "['array', 'boolean', 'integer', 'null', 'number', 'object', 'string']"
 
 FINDALL_CONFIG_ERRORS = [
+    pytest.param(
+        {"partitions_def": DailyPartitionsDefinition(start_date="2026-01-01")},
+        "this asset is partitioned, but its query names no partition, so every partition "
+        "would pay for the same run; use one of {partition_key}, {start}, {end} (e.g. 'AI "
+        "startups founded in {start:%B %Y}'), or drop partitions_def",
+        id="partitioned-without-a-placeholder",
+    ),
     pytest.param({"query": ""}, "query must be a non-empty string, got ''", id="empty-query"),
     pytest.param(
         {"query": "  \t "}, "query must be a non-empty string, got '  \\t '", id="blank-query"
@@ -315,6 +329,18 @@ def test_findall_configuration_errors_fail_at_definition_time(
 
 
 SEARCH_CONFIG_ERRORS = [
+    pytest.param(
+        {"keep_partial_on_timeout": "yes"},
+        "keep_partial_on_timeout must be True or False, got 'yes'",
+        id="keep-partial-a-string",
+    ),
+    pytest.param(
+        {"partitions_def": StaticPartitionsDefinition(["us", "eu"])},
+        "this asset is partitioned, but its queries[0] names no partition, so every "
+        "partition would pay for the same run; use one of {partition_key} (e.g. 'AI "
+        "startups founded in {start:%B %Y}'), or drop partitions_def",
+        id="partitioned-without-a-placeholder",
+    ),
     pytest.param(
         {"queries": [""]}, "queries[0] must be a non-empty string, got ''", id="empty-query"
     ),
