@@ -443,12 +443,15 @@ class RunFollower:
         started = self._clock()
         deadline = self._deadline(started)
         with within(deadline):
-            dead: set[str] = set(dead_runs)
-            if adopt_run_id in dead:
-                adopt_run_id = None
+            # Runs we cancelled: adopted only if they completed all the same (the
+            # cancel came too late), never while the cancel may be pending.
+            ours_cancelled = frozenset(dead_runs)
+            dead: set[str] = set()
             if adopt_run_id:
                 try:
-                    existing = self._adoptable(kind, adopt_run_id)
+                    existing = self._adoptable(
+                        kind, adopt_run_id, only_completed=adopt_run_id in ours_cancelled
+                    )
                 except Exception as exc:
                     # The earlier attempt left it running for us; if no attempt
                     # comes after this one, nobody else will stop it.
@@ -464,13 +467,19 @@ class RunFollower:
                 dead.add(adopt_run_id)
             key = idempotency_key
             unknown_dead = 0
-            for _ in range(len(dead) + MAX_REPLACED_RUNS + 1):
+            for _ in range(len(ours_cancelled) + MAX_REPLACED_RUNS + 2):
                 run = self._create(kind, create, key)
                 if key is None:  # a fresh key: nothing can have been replayed
                     if on_started:
                         on_started(run, False)
                     return self._follow(kind, run.run_id, False, started, deadline)
-                if run.run_id not in dead and run.state not in _DEAD:
+                if run.run_id in ours_cancelled and run.run_id not in dead:
+                    completed = self._adoptable(kind, run.run_id, only_completed=True)
+                    if completed is not None:
+                        if on_started:
+                            on_started(completed, True)
+                        return self._follow(kind, run.run_id, True, started, deadline)
+                elif run.run_id not in dead and run.state not in _DEAD:
                     if on_started:
                         on_started(run, False)
                     try:
@@ -527,13 +536,24 @@ class RunFollower:
         run_segment(run.run_id)  # an id no URL can carry fails here, before any use
         return run
 
-    def _adoptable(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
-        """The earlier attempt's run, unless it is gone or ended without a result."""
+    def _adoptable(
+        self, kind: RunKind[RunT, EventT], run_id: str, *, only_completed: bool = False
+    ) -> RunT | None:
+        """The earlier attempt's run, unless it is gone or ended without a result
+        (with ``only_completed``: unless it has not completed)."""
         try:
             existing = kind.get(self.client, run_id)
         except ScoutNotFoundError:
             log.warning(
                 "%s run %s to adopt no longer exists; starting a new one", kind.name, run_id
+            )
+            return None
+        if only_completed and existing.state is not RunState.COMPLETED:
+            log.info(
+                "%s run %s was cancelled by an earlier attempt (now %s); starting a new one",
+                kind.name,
+                run_id,
+                existing.state.value,
             )
             return None
         if existing.state in _DEAD:
