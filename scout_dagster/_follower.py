@@ -589,11 +589,11 @@ class RunFollower:
         even when the run has ended since; ``_Replayed`` says so."""
         tracker = _ProgressTracker(self, run_id, started)
         try:
-            if replayed_check:
-                current = self._current(kind, run_id)
-                if current is not None and current.state in _DEAD:
-                    raise _Replayed(current)
             try:
+                if replayed_check:
+                    current = self._current(kind, run_id)
+                    if current is not None and current.state in _DEAD:
+                        raise _Replayed(current)
                 run, followed_by = self._wait(kind, run_id, deadline, tracker)
             except _Stop as stop:
                 return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
@@ -623,6 +623,8 @@ class RunFollower:
         read (following finds out). A refusal no retry mends is raised."""
         try:
             return kind.get(self.client, run_id)
+        except ScoutDeadlineError:
+            raise _Stop("deadline") from None
         except ScoutError as exc:
             if not is_retryable(exc):
                 raise
@@ -807,7 +809,9 @@ class RunFollower:
             # Only a partial result we keep needs the run to have stopped; else
             # one look gives the figures for the message.
             final = self._read_until_terminal(kind, run_id, grace) if partial else None
-            final = final or self._look(kind, run_id) or current
+            # A server that could not answer the first look in time gets no
+            # second: the failure comes sooner, with the figures last seen.
+            final = final or (self._look(kind, run_id) if current is not None else None) or current
         waited = self._clock() - started
         if partial and final is not None and cancel_error is None:
             log.warning(
