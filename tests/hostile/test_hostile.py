@@ -34,6 +34,7 @@ from scout_dagster import (
     build_findall_assets,
     build_search_assets,
 )
+from tests.conftest import POLL_S
 from tests.hostile.server import HostileServer, Scenario
 
 KEY = "sk-hostile-4c1d-DO-NOT-LEAK"
@@ -110,7 +111,7 @@ def settle(predicate: Callable[[], object], timeout_s: float) -> bool:
     while not predicate():
         if time.monotonic() > give_up:
             return False
-        time.sleep(0.01)
+        time.sleep(POLL_S)  # polling a condition, not waiting a fixed time
     return True
 
 
