@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 from dagster import (
     ConfigurableIOManager,
-    EnvVar,
     InputContext,
     MetadataValue,
     MultiPartitionKey,
@@ -27,6 +26,7 @@ from dagster import (
 from pydantic import Field, PrivateAttr, field_validator
 
 from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore, check_base_location
+from ._literal import check_literal
 
 __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
 
@@ -68,12 +68,7 @@ class ScoutParquetIOManager(ConfigurableIOManager):
     @field_validator("base_path", mode="before")
     @classmethod
     def _check_base_path(cls, value: Any) -> Any:
-        # An EnvVar is a str naming the variable; Dagster builds the IO manager
-        # again with the variable's value when a run starts (before any asset
-        # runs, so before any paid run), and that value is checked then.
-        if isinstance(value, EnvVar) or not isinstance(value, str):
-            return value
-        return check_base_location(value)
+        return check_literal(value, check_base_location)
 
     @property
     def store(self) -> ParquetStore:

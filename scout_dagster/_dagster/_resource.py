@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr, field_validator
 from .._client import ScoutClient
 from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
 from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
+from ._literal import check_literal
 
 __all__ = ["ScoutResource"]
 
@@ -124,11 +125,7 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
     @field_validator("base_url", mode="before")
     @classmethod
     def _check_base_url(cls, value: Any) -> Any:
-        # An EnvVar is a str naming the variable; Dagster builds the resource
-        # again with the variable's value at run time, and that is checked then.
-        if isinstance(value, EnvVar) or not isinstance(value, str):
-            return value
-        return normalize_base_url(value)
+        return check_literal(value, normalize_base_url)
 
     @classmethod
     def from_env(cls) -> ScoutResource:
