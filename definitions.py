@@ -3,10 +3,13 @@ FindAll asset with a schedule built from its partitions, and a downstream asset.
 
     dagster dev -f definitions.py
 
-With ``SCOUT_API_KEY`` set (and optionally ``SCOUT_BASE_URL``) the assets call
-the real Scout API and spend credits. Without it they run against the local
-Scout emulator (synthetic data, no credits), which is started on first use
-and shared by every process on this machine; the log says so loudly.
+With ``SCOUT_API_KEY`` set where runs execute (and optionally ``SCOUT_BASE_URL``)
+the assets call the real Scout API and spend credits. This example opts in,
+explicitly, to the local Scout emulator when no key is set
+(``emulator_without_key=True``): synthetic data, no credits, started on first
+use and shared by every process on this machine; the log says so loudly. A
+production code location leaves that out (``ScoutResource.from_env()``), so a
+run without a key fails before any request.
 
 Importing this file makes no network call and starts nothing.
 """
@@ -92,7 +95,9 @@ defs = Definitions(
         ),
     ],
     resources={
-        "scout": ScoutResource.from_env(),
+        # The demo's opt-in: without SCOUT_API_KEY, SYNTHETIC data from the local
+        # emulator. Drop the argument in production, so a missing key fails.
+        "scout": ScoutResource.from_env(emulator_without_key=True),
         "scout_io_manager": ScoutParquetIOManager(),
     },
 )

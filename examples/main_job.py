@@ -4,8 +4,9 @@
 
 Runs the ``scout_research`` job of ``definitions.py`` and the latest partition
 of its ``scout_daily`` job in this process, against the real API when
-``SCOUT_API_KEY`` is set and against the local emulator otherwise, then prints
-each table's location, rows and credits.
+``SCOUT_API_KEY`` is set and, because ``definitions.py`` opts in to it, against
+the local emulator (synthetic data) otherwise; then prints each table's
+location, rows and credits.
 """
 
 import os
@@ -64,8 +65,10 @@ def _run(jobs: list[tuple[JobDefinition, str | None]], instance: DagsterInstance
         pid = emulator_pid(url)
         stop = f"stop it with `kill {pid}`" if pid else "stop it with Ctrl-C where it runs"
         print(
-            "(Ran against the local Scout emulator: synthetic data, no credits spent. "
-            f"It keeps running at {url} for the next run; {stop}.)"
+            "\nThese tables hold SYNTHETIC DATA from the local Scout emulator: no "
+            "SCOUT_API_KEY is set, and definitions.py opts in to the emulator for that "
+            "case (ScoutResource.from_env(emulator_without_key=True)). No credits were "
+            f"spent. The emulator keeps running at {url} for the next run; {stop}."
         )
     return 0
 

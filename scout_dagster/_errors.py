@@ -2,6 +2,7 @@
 
 ```
 ScoutError
+├── ScoutConfigError               no usable configuration (no API key, say): nothing was sent
 ├── ScoutTransportError            the request got no usable answer (maybe retryable)
 │   ├── ScoutConnectionError       connect failed or the connection dropped
 │   ├── ScoutTimeoutError          connect/read/write/pool timeout
@@ -20,7 +21,8 @@ ScoutError
 │   └── ScoutServerError           5xx (.retry_after_s on 503)
 └── RunFailed                      a remote run ended without a usable result
     ├── RunDeadlineExceeded        we ran out of time and cancelled it
-    └── RunBudgetExceeded          it passed its credit ceiling and we cancelled it
+    ├── RunBudgetExceeded          it passed its credit ceiling and we cancelled it
+    └── RunTerminated              the Dagster run was terminated while it waited
 ```
 
 Every HTTP error's message names the method, the path, the status and the
@@ -36,9 +38,11 @@ __all__ = [
     "RunBudgetExceeded",
     "RunDeadlineExceeded",
     "RunFailed",
+    "RunTerminated",
     "ScoutAPIError",
     "ScoutAuthenticationError",
     "ScoutBadRequestError",
+    "ScoutConfigError",
     "ScoutConflictError",
     "ScoutConnectionError",
     "ScoutDeadlineError",
@@ -59,6 +63,11 @@ __all__ = [
 
 class ScoutError(Exception):
     """Root of every error this package raises."""
+
+
+class ScoutConfigError(ScoutError, ValueError):
+    """The resource cannot make a request as configured (no API key where the
+    run executes, say). Raised before any request."""
 
 
 class ScoutRunBodyError(ScoutError):
@@ -258,3 +267,9 @@ class RunDeadlineExceeded(RunFailed):
 
 class RunBudgetExceeded(RunFailed):
     """The run's credits passed their ceiling; it was cancelled."""
+
+
+class RunTerminated(RunFailed):
+    """The Dagster run was terminated while the step waited on the remote run:
+    cancelled by us (``final_state`` says what it became), or left running for
+    a re-execution to adopt when cancelling on termination is off."""

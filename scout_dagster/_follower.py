@@ -12,6 +12,11 @@ run running behind it:
 - any exception or interrupt while waiting (``KeyboardInterrupt``, Dagster's
   ``DagsterExecutionInterruptedError``): the remote run is cancelled before
   the exception goes on;
+- the caller's ``terminated()`` says yes (the Dagster run was terminated,
+  which a step under Celery or a step-delegating executor learns only by
+  asking): the remote run is cancelled and ``RunTerminated`` raised; with
+  ``cancel_on_termination=False`` (there and on interrupts) it is left
+  running for the next attempt to adopt;
 - a run that finished is never cancelled (its state is read first).
 
 It knows nothing of Dagster; progress goes to a callback.
@@ -34,6 +39,7 @@ from ._errors import (
     RunBudgetExceeded,
     RunDeadlineExceeded,
     RunFailed,
+    RunTerminated,
     ScoutAPIError,
     ScoutDeadlineError,
     ScoutError,
@@ -57,7 +63,7 @@ log = logging.getLogger("scout_dagster.follower")
 
 RunT = TypeVar("RunT", FindAllRun, SearchRun)
 EventT = TypeVar("EventT", FindAllEvent, SearchEvent)
-StopReason = Literal["deadline", "budget"]
+StopReason = Literal["deadline", "budget", "terminated"]
 #: States after which a run has no result to adopt.
 _DEAD = frozenset({RunState.FAILED, RunState.CANCELLED})
 #: New runs one attempt may start in place of replayed dead ones. A create is
@@ -71,6 +77,8 @@ MAX_DEADLINE_S = 7 * 24 * 3600.0
 _LOOK_S = 2.0
 #: An error this close to the deadline is the deadline: no retry had time left.
 _NEAR_DEADLINE_S = 1.0
+#: Longest sleep of a poll between two looks at ``terminated``, in seconds.
+_WATCH_SLICE_S = 1.0
 #: Reads of a run whose events said it ended, when no deadline bounds them.
 _MAX_FINAL_READS = 20
 
@@ -93,6 +101,8 @@ class RunKind(Generic[RunT, EventT]):
     events: Callable[[ScoutClient, str, str | None], Iterator[EventT]]
     #: Search keeps what it gathered when cancelled; FindAll discards it.
     keeps_partial_on_cancel: bool
+    #: The cancel's path, for a person to send by hand when ours failed.
+    cancel_path: str
 
 
 FINDALL: RunKind[FindAllRun, FindAllEvent] = RunKind(
@@ -105,6 +115,7 @@ FINDALL: RunKind[FindAllRun, FindAllEvent] = RunKind(
         run_id, last_event_id=last, entities=False
     ),
     keeps_partial_on_cancel=False,
+    cancel_path="/v1/findall/runs/{run_id}/cancel",
 )
 SEARCH: RunKind[SearchRun, SearchEvent] = RunKind(
     name="search",
@@ -112,6 +123,7 @@ SEARCH: RunKind[SearchRun, SearchEvent] = RunKind(
     cancel=lambda client, run_id: client.cancel_search_run(run_id),
     events=lambda client, run_id, last: client.stream_search_events(run_id, last_event_id=last),
     keeps_partial_on_cancel=True,
+    cancel_path="/v1/searches/{run_id}/cancel",
 )
 
 
@@ -219,6 +231,12 @@ class RunFollower:
             and the reads that wait for it to take effect get (it stops at its
             next checkpoint); a failure comes at most this long after the
             deadline.
+        terminated: asked (often: it must be cheap, e.g. a
+            :class:`~scout_dagster._termination.TerminationWatch`) whether the
+            caller's own run was terminated; yes stops the wait.
+        cancel_on_termination: cancel the remote run when ``terminated`` says
+            yes or the wait is interrupted; False leaves it running, for a
+            re-execution to adopt.
         on_progress: called with :class:`RunProgress` at most every
             ``progress_interval_s`` and on every state change.
         on_cancelled: called with the id of every run this follower cancelled,
@@ -240,6 +258,8 @@ class RunFollower:
         max_poll_interval_s: float = 15.0,
         progress_interval_s: float = 5.0,
         cancel_grace_s: float = 10.0,
+        terminated: Callable[[], bool] | None = None,
+        cancel_on_termination: bool = True,
         on_progress: Callable[[RunProgress], None] | None = None,
         on_cancelled: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -264,6 +284,8 @@ class RunFollower:
         self.max_poll_interval_s = max_poll_interval_s
         self.progress_interval_s = progress_interval_s
         self.cancel_grace_s = cancel_grace_s
+        self.terminated = terminated
+        self.cancel_on_termination = cancel_on_termination
         self.on_progress = on_progress
         self.on_cancelled = on_cancelled
         self._clock = clock
@@ -346,6 +368,8 @@ class RunFollower:
             raise
         if body is not None and state in accepted:
             return body
+        if self._terminated():
+            return self._stop_terminated(kind, run_id, result.adopted, result.run)
         if still_active:
             self._cancel_if_active(kind, run_id, why="its final read never said it completed")
         when = result.read_by.why if result.read_by else f"{_MAX_FINAL_READS} reads"
@@ -393,6 +417,8 @@ class RunFollower:
                 if result.read_by is not None and (
                     body is None or result.read_by.remaining() <= pause
                 ):
+                    break
+                if self._terminated():
                     break
                 log.warning(
                     "%s run %s ended, but reading it gave state %s; reading it again in %.2f s",
@@ -442,6 +468,13 @@ class RunFollower:
         """
         started = self._clock()
         deadline = self._deadline(started)
+        if self._terminated():
+            raise RunTerminated(
+                f"the Dagster run was terminated before a {kind.name} run was started; "
+                "nothing was sent",
+                run_id=adopt_run_id or "none",
+                final_state="not started",
+            )
         with within(deadline):
             # Runs we cancelled: adopted only if they completed all the same (the
             # cancel came too late), never while the cancel may be pending.
@@ -596,6 +629,8 @@ class RunFollower:
                         raise _Replayed(current)
                 run, followed_by = self._wait(kind, run_id, deadline, tracker)
             except _Stop as stop:
+                if stop.reason == "terminated":
+                    return self._stop_terminated(kind, run_id, adopted, None, tracker)
                 return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
             return self._finish(kind, run, started, adopted, followed_by, deadline, tracker)
         except (RunFailed, _Replayed):
@@ -612,10 +647,18 @@ class RunFollower:
                     exc,
                 )
             raise
-        except BaseException:  # an interrupt or a termination: always cancel
-            self._cancel_if_active(
-                kind, run_id, why="the wait was interrupted (the Dagster run was terminated?)"
-            )
+        except BaseException:  # an interrupt or a termination
+            if self.cancel_on_termination:
+                self._cancel_if_active(
+                    kind, run_id, why="the wait was interrupted (the Dagster run was terminated?)"
+                )
+            else:
+                log.warning(
+                    "the wait on %s run %s was interrupted; leaving it running for a "
+                    "re-execution to adopt (cancel_on_termination is off)",
+                    kind.name,
+                    run_id,
+                )
             raise
 
     def _current(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
@@ -679,6 +722,7 @@ class RunFollower:
                 except queue.Empty:
                     if deadline is not None and deadline.expired():
                         raise _Stop("deadline") from None
+                    self._check_terminated()
                     continue
                 if what == "end":
                     log.warning("event stream of %s run %s ended early; polling", kind.name, run_id)
@@ -701,6 +745,7 @@ class RunFollower:
                     return True, item.run  # type: ignore[return-value]
                 if deadline is not None and deadline.expired():
                     raise _Stop("deadline")
+                self._check_terminated()
         finally:
             pump.stop()
 
@@ -720,9 +765,25 @@ class RunFollower:
             self._check_budget(tracker)
             if deadline is not None and deadline.expired():
                 raise _Stop("deadline")
+            self._check_terminated()
             pause = interval if deadline is None else min(interval, deadline.remaining())
-            self._sleep(max(pause, 0.0))
+            self._sleep_watching(max(pause, 0.0))
             interval = min(interval * 1.5, self.max_poll_interval_s)
+
+    def _sleep_watching(self, seconds: float) -> None:
+        """Sleep, in slices short enough that a termination is seen while it lasts."""
+        slice_s = _WATCH_SLICE_S if self.terminated is not None else seconds
+        until = self._clock() + seconds
+        while (left := until - self._clock()) > 0:
+            self._sleep(min(left, slice_s))
+            self._check_terminated()
+
+    def _terminated(self) -> bool:
+        return self.terminated is not None and self.terminated()
+
+    def _check_terminated(self) -> None:
+        if self._terminated():
+            raise _Stop("terminated")
 
     def _check_budget(self, tracker: _ProgressTracker) -> None:
         if self.credit_budget is not None and tracker.credits > self.credit_budget:
@@ -833,12 +894,55 @@ class RunFollower:
         done = (
             f"this process cancelled it{kept}"
             if cancel_error is None
-            else f"cancelling it failed ({cancel_error}): it may still be running"
+            else _cancel_failed(kind, run_id, cancel_error)
         )
         raise error(
             f"{kind.name} run {run_id} {what}; {done}. Final state: {state}, credits "
             f"charged: {credits}, waited {waited:.1f} s. Nothing was written; a retry starts "
             "a new run",
+            run_id=run_id,
+            final_state=state,
+            credits=credits,
+        )
+
+    def _stop_terminated(
+        self,
+        kind: RunKind[RunT, EventT],
+        run_id: str,
+        adopted: bool,
+        last_seen: RunT | None,
+        tracker: _ProgressTracker | None = None,
+    ) -> NoReturn:
+        """The Dagster run was terminated: cancel the remote run unless told not
+        to (or it has finished: then it is paid for, and the re-execution adopts
+        it), and fail with what became of it. Within the cancel's grace time."""
+        why = "the Dagster run was terminated"
+        grace = self._grace(f"the {self.cancel_grace_s:g} s given to the cancel")
+        with within(grace, override=True):
+            current = self._look(kind, run_id) or last_seen
+            if current is not None and current.state.is_terminal:
+                done = f"it had already ended {current.state.value}, so it was not cancelled" + (
+                    "; a re-execution adopts its result"
+                    if current.state.value == "completed"
+                    else ""
+                )
+            elif not self.cancel_on_termination:
+                done = (
+                    "it was left running (cancel_on_termination is off); a re-execution adopts it"
+                )
+                log.warning("%s run %s: %s; %s", kind.name, run_id, why, done)
+            else:
+                cancel_error = self._send_cancel(kind, run_id, why=why)
+                if cancel_error is None:
+                    current = self._read_until_terminal(kind, run_id, grace) or current
+                    done = "this process cancelled it"
+                else:
+                    done = _cancel_failed(kind, run_id, cancel_error)
+        state = current.state.value if current is not None else "unknown (it could not be read)"
+        credits = current.credits if current is not None else (tracker.credits if tracker else 0)
+        raise RunTerminated(
+            f"{kind.name} run {run_id}: {why} while waiting on it; {done}. Its state: "
+            f"{state}, credits charged: {credits}. Nothing was written",
             run_id=run_id,
             final_state=state,
             credits=credits,
@@ -863,12 +967,11 @@ class RunFollower:
             kind.cancel(self.client, run_id)
         except Exception as exc:
             log.error(
-                "could not cancel %s run %s after it %s: %s; it may still be running and "
-                "using credits",
+                "could not cancel %s run %s after it %s: %s",
                 kind.name,
                 run_id,
                 why,
-                exc,
+                _cancel_failed(kind, run_id, exc),
             )
             return exc
         log.warning("cancelled %s run %s because it %s", kind.name, run_id, why)
@@ -906,6 +1009,16 @@ class RunFollower:
             if current is not None and current.state.is_terminal:
                 return
             self._send_cancel(kind, run_id, why=f"was left behind: {why}")
+
+
+def _cancel_failed(kind: RunKind[Any, Any], run_id: str, error: Exception) -> str:
+    """What to say when a cancel failed after its retries: the run may still be
+    spending credits, so say which one and how a person cancels it."""
+    return (
+        f"cancelling it failed after retries ({error}): {kind.name} run {run_id} may still "
+        f"be running and using credits; cancel it by hand with "
+        f"POST {kind.cancel_path.format(run_id=run_id)}"
+    )
 
 
 def successor_key(idempotency_key: str, dead_run_id: str) -> str:

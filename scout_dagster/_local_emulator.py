@@ -9,6 +9,7 @@ whoever needs it first starts it. Nothing here runs at import time.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import subprocess
@@ -22,6 +23,8 @@ import httpx
 __all__ = [
     "DEFAULT_EMULATOR_PORT",
     "EMULATOR_API_KEY",
+    "EMULATOR_EXTRA_HINT",
+    "check_emulator_extra",
     "emulator_pid",
     "emulator_url",
     "ensure_local_emulator",
@@ -64,6 +67,26 @@ def _healthy(url: str) -> bool:
         return False
 
 
+#: What ``pip install scout-dagster`` leaves out and the emulator's server needs.
+EMULATOR_EXTRA_MODULES = ("starlette", "uvicorn")
+EMULATOR_EXTRA_HINT = (
+    "the local Scout emulator needs the package's emulator extra: "
+    "pip install 'scout-dagster[emulator]'"
+)
+
+
+def check_emulator_extra() -> None:
+    """Raise ImportError, naming the extra, when the emulator's server cannot run here."""
+    missing = []
+    for module in EMULATOR_EXTRA_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise ImportError(f"{EMULATOR_EXTRA_HINT} ({', '.join(missing)} not installed)")
+
+
 def ensure_local_emulator(url: str) -> str:
     """Make sure an emulator answers at ``url`` (loopback); start a detached one if not.
 
@@ -72,6 +95,7 @@ def ensure_local_emulator(url: str) -> str:
     """
     if _healthy(url):
         return url
+    check_emulator_extra()
     port = httpx.URL(url).port or DEFAULT_EMULATOR_PORT
     log_path = Path(tempfile.gettempdir()) / f"scout-emulator-{port}.log"
     log.warning(

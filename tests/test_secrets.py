@@ -533,7 +533,8 @@ def test_reprs_of_the_resource_and_clients_never_show_the_key(
         finally:
             built.close()
     assert repr(literal) == (
-        f"ScoutResource(base_url={emulator.url!r}, api_key=***, local_emulator=False)"
+        f"ScoutResource(base_url={emulator.url!r}, api_key=***, local_emulator=False, "
+        "emulator_without_key=False)"
     )
     assert repr(client) == f"ScoutClient(base_url={emulator.url!r}, api_key=***)"
     assert repr(built) == repr(client)
@@ -544,6 +545,7 @@ def test_a_literal_key_is_kept_out_of_the_resource_config() -> None:
     from scout_dagster._dagster._resource import _LITERAL_KEYS
 
     resource = ScoutResource(api_key=KEY, base_url="https://core.usescout.sh")
+    assert resource.api_key is not None
     assert resource.api_key.startswith("scout-key-ref:") and KEY not in resource.api_key
     assert KEY not in repr(resource.model_dump())
     # A process that never built the resource cannot use the reference, and says why.
@@ -562,6 +564,7 @@ def test_a_literal_key_leaves_no_fingerprint_of_itself() -> None:
 
     resource = ScoutResource(api_key=KEY, base_url="https://core.usescout.sh")
     other = ScoutResource(api_key=KEY + "-other", base_url="https://core.usescout.sh")
+    assert resource.api_key is not None
     assert resource.api_key != other.api_key
     assert ScoutResource(api_key=KEY).api_key == resource.api_key, "the same key, the same ref"
     for digest in (hashlib.sha256(KEY.encode()).hexdigest(), hashlib.md5(KEY.encode()).hexdigest()):

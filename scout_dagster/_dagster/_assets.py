@@ -32,6 +32,7 @@ from dagster import (
     AssetSpec,
     BackfillPolicy,
     BetaWarning,
+    DagsterRunStatus,
     DataVersion,
     Failure,
     MetadataValue,
@@ -59,6 +60,7 @@ from .._tables import (
     read_findall,
     search_tables,
 )
+from .._termination import TerminationWatch
 from ._metadata import column_schema, run_metadata, table_metadata
 from ._partitions import (
     QueryTemplate,
@@ -254,6 +256,7 @@ class _Execution:
         self.kind = kind
         self.table_keys = [options.key(suffix) for suffix in suffixes]
         resource: ScoutResource = getattr(context.resources, options.resource_key)
+        self.resource = resource
         self.client = resource.get_client()
         try:
             self.partition_key = partition_key_of(context)
@@ -268,9 +271,17 @@ class _Execution:
             # A failed wait cancels the remote run, unless a step retry is coming:
             # that retry adopts the run instead of paying for a new one.
             cancel_on_error=not self._retry_pending(),
+            # Under Celery or a step-delegating executor no interrupt reaches
+            # this step when the run is terminated: it asks the instance.
+            terminated=TerminationWatch(self._run_terminated),
+            cancel_on_termination=resource.cancel_on_termination,
             on_progress=self._log_progress(unit),
             on_cancelled=self._record_cancel,
         )
+
+    def _run_terminated(self) -> bool:
+        record = self.context.instance.get_run_record_by_id(self.context.run.run_id)
+        return record is not None and record.dagster_run.status in _TERMINATING
 
     def _retry_pending(self) -> bool:
         policy = self.context.op_def.retry_policy
@@ -401,6 +412,13 @@ class _Execution:
     def outputs(
         self, tables: Mapping[str, pa.Table | str], facts: Mapping[str, Any]
     ) -> Iterator[Output[Any]]:
+        if self.resource.uses_emulator:
+            facts = {
+                **facts,
+                "scout/synthetic": MetadataValue.text(
+                    "SYNTHETIC data from the local Scout emulator, not the Scout API"
+                ),
+            }
         for suffix, value in tables.items():
             key = self.options.key(suffix)
             if key not in self.context.selected_asset_keys:
@@ -481,6 +499,8 @@ def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
     )
 
 
+#: A Dagster run someone asked to terminate is CANCELING until its steps end.
+_TERMINATING = frozenset({DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED})
 #: Runs a Dagster run remembers having cancelled (a tag value stays short).
 _CANCELLED_KEPT = 5
 

@@ -10,10 +10,24 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from .._client import ScoutClient
 from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
+from .._errors import ScoutConfigError
 from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
 from ._literal import check_literal
 
 __all__ = ["ScoutResource"]
+
+#: Where the key is read when the resource is given none: the environment of
+#: the process that runs the step, so the key need exist only on run workers.
+API_KEY_ENV = "SCOUT_API_KEY"
+
+#: The error of a run with no key and no opt-in to the emulator.
+NO_KEY_MESSAGE = (
+    f"no Scout API key: {API_KEY_ENV} is not set where this run executes and the "
+    "resource was given no api_key. Set {env} in the environment of the run workers "
+    "(or pass api_key=EnvVar('{env}')). Nothing was sent and nothing was written. For "
+    "synthetic data from the local emulator instead, opt in explicitly: "
+    "ScoutResource.from_env(emulator_without_key=True), or ScoutResource.for_local_emulator()"
+).replace("{env}", API_KEY_ENV)
 
 #: Keys given as literal strings, by reference. Dagster keeps a resource's
 #: literal config values in its run storage (in the job snapshot), so the
@@ -52,28 +66,38 @@ def _key_behind(value: str) -> str:
 class ScoutResource(ConfigurableResource["ScoutResource"]):
     """Access to the Scout API for assets.
 
-    The client is built once per execution and closed after it.
+    The client is built once per execution and closed after it. It never talks
+    to an emulator unless told to in so many words: without a key a run fails
+    before any request.
 
     Examples:
-        The real service, key from the environment::
+        The real service, key read where the run executes (``SCOUT_API_KEY``)::
 
-            ScoutResource(api_key=EnvVar("SCOUT_API_KEY"))
+            ScoutResource.from_env()          # or: ScoutResource(api_key=EnvVar("SCOUT_API_KEY"))
 
         Another deployment (or a proxy)::
 
             ScoutResource(api_key=EnvVar("SCOUT_API_KEY"), base_url=EnvVar("SCOUT_BASE_URL"))
 
-        Whatever the environment says, the local emulator when no key is set::
+        Demos and CI: the real API when ``SCOUT_API_KEY`` is set, else the local
+        emulator (synthetic data, said loudly in the log)::
 
-            ScoutResource.from_env()
+            ScoutResource.from_env(emulator_without_key=True)
+
+        Always the local emulator::
+
+            ScoutResource.for_local_emulator()
     """
 
-    api_key: str = Field(
-        description="Scout API key, sent as a Bearer token. Use EnvVar('SCOUT_API_KEY').",
+    api_key: str | None = Field(
+        default=None,
+        description=f"Scout API key, sent as a Bearer token. Unset: read from {API_KEY_ENV} "
+        "in the process that runs the step (the key need exist only on run workers). "
+        "Or EnvVar('SCOUT_API_KEY').",
     )
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
-        description="Service root; paths /v1/... are appended. SCOUT_BASE_URL overrides it "
+        description="Service root; paths /v1/... are appended. SCOUT_BASE_URL sets it "
         "in from_env().",
         examples=[DEFAULT_BASE_URL, "http://127.0.0.1:8787"],
     )
@@ -99,19 +123,32 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         "that says when to come back (Retry-After) costs no retry, only this budget, so "
         "a backfill that meets the API's run-creation cap waits its turn.",
     )
+    cancel_on_termination: bool = Field(
+        default=True,
+        description="Cancel the remote run when the Dagster run is terminated (the step "
+        "watches the run's status through the instance, under every executor). Turn it "
+        "off where step processes are killed on purpose (autoscaled pods): the remote "
+        "run then keeps going and the re-execution adopts it.",
+    )
     local_emulator: bool = Field(
         default=False,
         description="Talk to the machine's shared Scout emulator at base_url, starting it "
-        "if needed. For demos, tests and CI; never set with a real key.",
+        "if needed: synthetic data. For demos, tests and CI; never set with a real key.",
+    )
+    emulator_without_key: bool = Field(
+        default=False,
+        description=f"Where a run executes with no key (no api_key, no {API_KEY_ENV}), use "
+        "the local emulator (synthetic data) instead of failing. For demos and CI only.",
     )
 
     _client: ScoutClient | None = PrivateAttr(default=None)
+    _uses_emulator: bool = PrivateAttr(default=False)
 
     @field_validator("api_key", mode="before")
     @classmethod
     def _keep_literal_keys_out_of_config(cls, value: Any) -> Any:
         # An EnvVar stores only the variable's name; the emulator's key is no secret.
-        if isinstance(value, EnvVar) or not isinstance(value, str):
+        if value is None or isinstance(value, EnvVar) or not isinstance(value, str):
             return value
         if not value.strip():
             raise ValueError(
@@ -128,57 +165,88 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         return check_literal(value, normalize_base_url)
 
     @classmethod
-    def from_env(cls) -> ScoutResource:
-        """The real API when ``SCOUT_API_KEY`` is set, else the local emulator.
+    def from_env(cls, *, emulator_without_key: bool = False) -> ScoutResource:
+        """The real API, with the key read from ``SCOUT_API_KEY`` where each run
+        executes (not where the code location is loaded), and the service from
+        ``SCOUT_BASE_URL`` if set.
 
-        ``SCOUT_BASE_URL`` without ``SCOUT_API_KEY`` is an error, not the
-        emulator. Makes no network call: the emulator is only found or
-        started when an asset first uses the resource.
+        Without a key a run fails before any request, unless
+        ``emulator_without_key=True`` asks for the local emulator instead (a
+        base URL without a key still fails: someone meant that service).
+        Makes no network call and starts nothing.
         """
-        base_url = os.environ.get("SCOUT_BASE_URL", "").strip()
-        if os.environ.get("SCOUT_API_KEY", "").strip():
-            return cls(api_key=EnvVar("SCOUT_API_KEY"), base_url=base_url or DEFAULT_BASE_URL)
-        if base_url:
-            # Someone meant a particular service; do not quietly use the emulator.
-            raise ValueError(
-                f"SCOUT_BASE_URL is set ({base_url}) but SCOUT_API_KEY is not: set the key "
-                "for that service (for an emulator you run yourself, its key, "
-                f"{EMULATOR_API_KEY!r} by default), or unset SCOUT_BASE_URL to use the "
-                "local emulator"
+        base_url = os.environ.get("SCOUT_BASE_URL", "").strip() or DEFAULT_BASE_URL
+        if emulator_without_key and not os.environ.get(API_KEY_ENV, "").strip():
+            get_dagster_logger().warning(
+                "%s is not set here: Scout assets whose runs execute without it will use "
+                "the LOCAL EMULATOR (SYNTHETIC data, no credits), as this code location "
+                "asks (emulator_without_key=True).",
+                API_KEY_ENV,
             )
-        get_dagster_logger().warning(
-            "SCOUT_API_KEY is not set: Scout assets will run against the LOCAL EMULATOR "
-            "(synthetic data, no credits spent). Set SCOUT_API_KEY to use the real API."
-        )
+        return cls(base_url=base_url, emulator_without_key=emulator_without_key)
+
+    @classmethod
+    def for_local_emulator(cls) -> ScoutResource:
+        """The machine's shared local emulator (``SCOUT_EMULATOR_PORT``, default
+        8787), started on first use: synthetic data, no credits."""
         return cls(api_key=EMULATOR_API_KEY, base_url=emulator_url(), local_emulator=True)
 
     def __repr__(self) -> str:
         return (
             f"ScoutResource(base_url={self.base_url!r}, api_key=***, "
-            f"local_emulator={self.local_emulator})"
+            f"local_emulator={self.local_emulator}, "
+            f"emulator_without_key={self.emulator_without_key})"
         )
 
     __str__ = __repr__
 
+    @property
+    def uses_emulator(self) -> bool:
+        """Whether the execution's client talks to the local emulator (after setup)."""
+        return self._uses_emulator
+
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        if self.local_emulator:
-            context.log.warning(  # type: ignore[union-attr]
-                "Scout resource is using the LOCAL EMULATOR at %s: synthetic data, "
-                "no real API calls. Set SCOUT_API_KEY to use the real service.",
-                self.base_url,
-            )
-            ensure_local_emulator(self.base_url)
-        self._client = self._build_client()
+        self._client = self._build_client(context.log)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
 
-    def _build_client(self) -> ScoutClient:
+    def _connection(self) -> tuple[str, str, bool]:
+        """(key, base URL, local emulator?) for this process, or the reason there is none."""
+        key = _key_behind(self.api_key) if self.api_key else None
+        key = key or os.environ.get(API_KEY_ENV, "").strip() or None
+        if self.local_emulator:
+            return key or EMULATOR_API_KEY, self.base_url, True
+        if key is not None:
+            return key, self.base_url, False
+        if not self.emulator_without_key:
+            raise ScoutConfigError(NO_KEY_MESSAGE)
+        if self.base_url != DEFAULT_BASE_URL:
+            # Someone meant a particular service; do not quietly use the emulator.
+            raise ScoutConfigError(
+                f"base_url is {self.base_url} (SCOUT_BASE_URL?) but {API_KEY_ENV} is not "
+                "set: set the key for that service (for an emulator you run yourself, its "
+                f"key, {EMULATOR_API_KEY!r} by default), or unset SCOUT_BASE_URL to use the "
+                "local emulator"
+            )
+        return EMULATOR_API_KEY, emulator_url(), True
+
+    def _build_client(self, log: Any = None) -> ScoutClient:
+        key, base_url, emulator = self._connection()
+        self._uses_emulator = emulator
+        if emulator:
+            (log or get_dagster_logger()).warning(
+                "Scout resource is using the LOCAL EMULATOR at %s: SYNTHETIC DATA, no real "
+                "API calls, no credits. Set %s where runs execute to use the real service.",
+                base_url,
+                API_KEY_ENV,
+            )
+            ensure_local_emulator(base_url)
         return ScoutClient(
-            _key_behind(self.api_key),
-            base_url=self.base_url,
+            key,
+            base_url=base_url,
             timeout=self.request_timeout_s,
             retry=RetryPolicy(
                 max_attempts=self.max_retries + 1,
@@ -190,7 +258,5 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
     def get_client(self) -> ScoutClient:
         """The execution's client (built on first use outside an execution)."""
         if self._client is None:
-            if self.local_emulator:
-                ensure_local_emulator(self.base_url)
             self._client = self._build_client()
         return self._client

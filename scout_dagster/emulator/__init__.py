@@ -10,6 +10,11 @@ beside this module.
 ...     httpx.get(f"{emu.url}/_emulator/health")
 """
 
+from .._local_emulator import check_emulator_extra
+
+# starlette and uvicorn come with the emulator extra, not with the package.
+check_emulator_extra()
+
 from ._app import build_app
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import DEFAULT_API_KEY, EmulatorConfig

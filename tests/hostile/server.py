@@ -63,6 +63,7 @@ class Scenario:
     keepalive_s: float = 0.1  # seconds between keep-alive comments on event streams
     first_run_s: float | None = None  # the first run created takes this long instead of run_s
     cancel_takes_s: float = 0.0  # a cancel takes effect this long after it is received
+    cancel_failures: int = 0  # cancels answered 503 first (-1: all), before one is accepted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +105,7 @@ class HostileServer:
         self.requests: list[RequestRecord] = []
         self.creates = 0  # runs created; an idempotent replay is not one
         self.cancels: list[str] = []  # ids of runs that received a cancel
+        self.cancel_attempts = 0  # cancels received, refused ones included
         self.stopping = threading.Event()
         self.lock = threading.RLock()
         self._runs: dict[tuple[Kind, str], _Run] = {}
@@ -262,6 +264,13 @@ class HostileServer:
         with self.lock:
             return self._runs.get((kind, unquote(segment)))
 
+    def cancel_refused(self) -> bool:
+        """Whether this cancel attempt is answered 503 (it is counted either way)."""
+        with self.lock:
+            self.cancel_attempts += 1
+            failures = self.scenario.cancel_failures
+            return failures == -1 or self.cancel_attempts <= failures
+
     def cancel(self, run: _Run, token: str) -> dict[str, Any]:
         with self.lock:
             self.cancels.append(run.run_id)
@@ -393,7 +402,10 @@ class _Handler(BaseHTTPRequestHandler):
         if run is None or (method, action) not in _RUN_CALLS:
             self._json(404, {"detail": "Not Found"})
         elif action == ("cancel",):
-            self._json(200, self.hostile.cancel(run, self.token))
+            if self.hostile.cancel_refused():
+                self._json(503, {"detail": "cancel is unavailable, try again"})
+            else:
+                self._json(200, self.hostile.cancel(run, self.token))
         elif action == ("events",):
             self._events(run, headers.get("last-event-id") or parse_qs(query).get("last_event_id"))
         else:
