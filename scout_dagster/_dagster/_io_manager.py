@@ -33,6 +33,34 @@ __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
 #: Where tables go when nothing else is configured: ``SCOUT_DAGSTER_DATA`` or ./data/scout.
 DEFAULT_BASE_PATH = "data/scout"
 REPORT_FILE = "report.md"
+#: Executors whose steps all run on the machine that launched the run: there a
+#: relative folder is one folder. Under any other (Celery, k8s, docker) each
+#: worker would write its own copy.
+SINGLE_HOST_EXECUTORS = frozenset(
+    {"in_process", "multiprocess", "multi_or_in_process_executor", "execute_in_process_executor"}
+)
+
+
+def distributed_storage_warning(base_path: str, executor_name: str | None) -> str | None:
+    """The warning for a relative local folder under a step-isolating executor, else None."""
+    if executor_name is None or executor_name in SINGLE_HOST_EXECUTORS:
+        return None
+    if "://" in base_path or os.path.isabs(base_path):
+        return None
+    return (
+        f"ScoutParquetIOManager writes to the relative local folder {base_path!r}, but this "
+        f"job's executor ({executor_name}) runs steps in other processes or hosts: each "
+        "worker writes its own copy, and a downstream step may not find the tables. Set "
+        "base_path to object storage every worker reaches, e.g. 's3://bucket/scout' or "
+        "'gs://bucket/scout' (or SCOUT_DAGSTER_DATA to it)."
+    )
+
+
+def _executor_name(context: OutputContext) -> str | None:
+    try:
+        return str(context.step_context.job_def.executor_def.name)
+    except Exception:  # an output context built outside a run has no step
+        return None
 
 
 def _is_pandas_frame_type(annotation: object) -> bool:
@@ -64,6 +92,7 @@ class ScoutParquetIOManager(ConfigurableIOManager):
     )
 
     _store: ParquetStore | None = PrivateAttr(default=None)
+    _warned: bool = PrivateAttr(default=False)
 
     @field_validator("base_path", mode="before")
     @classmethod
@@ -84,6 +113,7 @@ class ScoutParquetIOManager(ConfigurableIOManager):
         if obj is None:
             return
         name = self._table_name(context)
+        self._warn_if_distributed(context)
         partition = (
             _partition_dict(context.asset_partition_key) if context.has_asset_partitions else None
         )
@@ -106,6 +136,14 @@ class ScoutParquetIOManager(ConfigurableIOManager):
                 "scout/table_bytes": MetadataValue.int(written.bytes),
             }
         )
+
+    def _warn_if_distributed(self, context: OutputContext) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        warning = distributed_storage_warning(self.base_path, _executor_name(context))
+        if warning is not None:
+            context.log.warning(warning)
 
     def load_input(self, context: InputContext) -> Any:
         name = self._table_name(context)

@@ -245,3 +245,30 @@ def test_the_emulator_server_is_an_extra_of_the_package() -> None:
     assert any(
         r.startswith("dagster-webserver") and "extra == 'webserver'" in r for r in requirements
     )
+
+
+# ---------------------------------------------------------------- storage across hosts
+
+
+@pytest.mark.parametrize(
+    ("base_path", "executor", "warns"),
+    [
+        ("data/scout", "celery", True),
+        ("data/scout", "k8s", True),
+        ("data/scout", "docker", True),
+        ("data/scout", "multiprocess", False),
+        ("data/scout", "in_process", False),
+        ("s3://bucket/scout", "celery", False),
+        ("gs://bucket/scout", "k8s", False),
+        ("/mnt/shared/scout", "celery", False),
+    ],
+)
+def test_a_relative_folder_under_a_distributed_executor_warns_with_the_fix(
+    base_path: str, executor: str, warns: bool
+) -> None:
+    from scout_dagster._dagster._io_manager import distributed_storage_warning
+
+    warning = distributed_storage_warning(base_path, executor)
+    assert (warning is not None) == warns
+    if warning is not None:
+        assert f"({executor})" in warning and "'s3://bucket/scout'" in warning
