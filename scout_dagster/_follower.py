@@ -932,7 +932,9 @@ class RunFollower:
                 )
                 log.warning("%s run %s: %s; %s", kind.name, run_id, why, done)
             else:
-                cancel_error = self._send_cancel(kind, run_id, why=why)
+                cancel_error = self._send_cancel(
+                    kind, run_id, why="was waited on by a Dagster run that was terminated"
+                )
                 if cancel_error is None:
                     current = self._read_until_terminal(kind, run_id, grace) or current
                     done = "this process cancelled it"

@@ -16,6 +16,7 @@ from the termination to the remote cancel (``-s`` shows them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -236,3 +237,75 @@ def test_sigint_under_the_multiprocess_executor_cancels_the_remote_run(
     (remote,) = ledger.runs()
     wait_until(lambda: ledger.run(remote.run_id).state == "cancelled", BOUND_S)
     assert not (tmp_path / "tables").exists() or not any((tmp_path / "tables").rglob("*.parquet"))
+
+
+# ---------------------------------------------------------------- step-delegating executor
+
+_RUN_DELEGATED = """
+import sys
+from dagster import DagsterInstance, execute_job, reconstructable
+from tests.dagster import termination_location
+with DagsterInstance.get() as instance:
+    result = execute_job(reconstructable(termination_location.get_delegated_job), instance=instance)
+    sys.exit(0 if result.success else 1)
+"""
+
+
+def test_a_step_delegating_executor_that_does_not_forward_termination(
+    manual_emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """Dagster's StepDelegatingExecutor (what dagster-k8s and dagster-docker use)
+    with run monitoring on: interrupted, it does not forward the termination to
+    its steps ("run will be resumed", dagster issue #33923). The step, in its
+    own process, still cancels the remote run."""
+    from tests.dagster import termination_location as location
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "run_monitoring:\n  enabled: true\n  max_resume_run_attempts: 3\n"
+        "run_launcher:\n  module: tests.dagster.termination_location\n"
+        "  class: ResumingRunLauncher\n"
+    )
+    pids = tmp_path / "step_pids"
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        **{
+            location.ENV_URL: manual_emulator.url,
+            location.ENV_KEY: TEST_KEY,
+            location.ENV_DATA: str(tmp_path / "tables"),
+            location.ENV_STEP_PIDS: str(pids),
+        },
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _RUN_DELEGATED],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ledger = manual_emulator.ledger
+    with DagsterInstance.from_config(str(home)) as instance:
+        try:
+            wait_until(lambda: ledger.creates() == 1, BOUND_S)
+            (run,) = instance.get_runs()
+            asked = time.monotonic()
+            instance.run_coordinator.cancel_run(run.run_id)  # the UI's Terminate
+            worker.send_signal(signal.SIGINT)  # and the run worker is interrupted
+            wait_until(lambda: ledger.cancels() == 1, BOUND_S)
+            record_figure("step-delegating executor, not forwarded", time.monotonic() - asked)
+            worker.wait(timeout=BOUND_S)
+            messages = [record.user_message for record in instance.all_logs(run.run_id)]
+            assert any("not forwarding to steps because run will be resumed" in m for m in messages)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+            for pid in pids.read_text().split() if pids.exists() else []:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(int(pid), signal.SIGKILL)
+    (remote,) = ledger.runs()
+    wait_until(lambda: ledger.run(remote.run_id).state == "cancelled", BOUND_S)
+    assert ledger.creates() == 1
