@@ -494,8 +494,7 @@ class RunFollower:
                         )
                     raise
                 if existing is not None:
-                    if on_started:
-                        on_started(existing, True)
+                    self._announce(kind, existing, True, on_started)
                     return self._follow(kind, adopt_run_id, True, started, deadline)
                 dead.add(adopt_run_id)
             key = idempotency_key
@@ -503,18 +502,15 @@ class RunFollower:
             for _ in range(len(ours_cancelled) + MAX_REPLACED_RUNS + 2):
                 run = self._create(kind, create, key)
                 if key is None:  # a fresh key: nothing can have been replayed
-                    if on_started:
-                        on_started(run, False)
+                    self._announce(kind, run, False, on_started)
                     return self._follow(kind, run.run_id, False, started, deadline)
                 if run.run_id in ours_cancelled and run.run_id not in dead:
                     completed = self._adoptable(kind, run.run_id, only_completed=True)
                     if completed is not None:
-                        if on_started:
-                            on_started(completed, True)
+                        self._announce(kind, completed, True, on_started)
                         return self._follow(kind, run.run_id, True, started, deadline)
                 elif run.run_id not in dead and run.state not in _DEAD:
-                    if on_started:
-                        on_started(run, False)
+                    self._announce(kind, run, False, on_started)
                     try:
                         return self._follow(
                             kind, run.run_id, False, started, deadline, replayed_check=True
@@ -543,31 +539,71 @@ class RunFollower:
     def _create(
         self, kind: RunKind[RunT, EventT], create: Callable[[str | None], RunT], key: str | None
     ) -> RunT:
-        """``create(key)``; when the deadline abandoned it after it was sent, the
-        run may exist: the same key, sent again in the cancel's grace time,
-        brings its id back (a replay pays nothing) and it is cancelled."""
+        """``create(key)``; when the deadline or an interrupt cut it short, the run
+        it may have made is found and cancelled (:meth:`_clean_up_create`)."""
         try:
             run = create(key)
-        except ScoutDeadlineError:
-            if key is not None:
-                with within(self._grace("the time given to clean up a create"), override=True):
-                    try:
-                        orphan = create(key)
-                    except ScoutError as exc:
-                        log.error(
-                            "a %s create was abandoned at the deadline and could not be "
-                            "looked up again (%s): if it reached the server, the next "
-                            "attempt adopts it (same idempotency key)",
-                            kind.name,
-                            exc,
-                        )
-                    else:
-                        self._cancel_if_active(
-                            kind, orphan.run_id, why="its create was abandoned at the deadline"
-                        )
+        except Exception as exc:
+            if not isinstance(exc, ScoutDeadlineError):
+                raise
+            self._clean_up_create(kind, create, key, why="its create was abandoned at the deadline")
+            raise
+        except BaseException:  # interrupted while the create was in flight
+            if self.cancel_on_termination:
+                self._clean_up_create(kind, create, key, why="its create was interrupted")
             raise
         run_segment(run.run_id)  # an id no URL can carry fails here, before any use
         return run
+
+    def _clean_up_create(
+        self,
+        kind: RunKind[RunT, EventT],
+        create: Callable[[str | None], RunT],
+        key: str | None,
+        *,
+        why: str,
+    ) -> None:
+        """A create cut short after it was sent may have made a run: the same
+        key, sent again in the cancel's grace time, brings its id back (a
+        replay pays nothing), and it is cancelled."""
+        if key is not None:
+            with within(self._grace("the time given to clean up a create"), override=True):
+                try:
+                    orphan = create(key)
+                except ScoutError as exc:
+                    log.error(
+                        "a %s run was left behind: %s and it could not be looked up again "
+                        "(%s): if it reached the server, the next attempt adopts it (same "
+                        "idempotency key)",
+                        kind.name,
+                        why,
+                        exc,
+                    )
+                else:
+                    self._cancel_if_active(kind, orphan.run_id, why=why)
+
+    def _announce(
+        self,
+        kind: RunKind[RunT, EventT],
+        run: RunT,
+        adopted: bool,
+        on_started: Callable[[RunT, bool], None] | None,
+    ) -> None:
+        """Tell the caller the run exists. Between the create and the wait, an
+        interrupt (or a failure of the caller's own bookkeeping) must not leave
+        the run behind either."""
+        if on_started is None:
+            return
+        try:
+            on_started(run, adopted)
+        except Exception as exc:
+            if self.cancel_on_error:
+                self._cancel_if_active(kind, run.run_id, why=f"recording it failed ({exc})")
+            raise
+        except BaseException:
+            if self.cancel_on_termination:
+                self._cancel_if_active(kind, run.run_id, why="the wait was interrupted as it began")
+            raise
 
     def _adoptable(
         self, kind: RunKind[RunT, EventT], run_id: str, *, only_completed: bool = False

@@ -16,11 +16,13 @@ from the termination to the remote cancel (``-s`` shows them).
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -189,40 +191,100 @@ def test_a_run_terminated_before_the_create_sends_nothing(manual_emulator: Emula
     assert manual_emulator.ledger.requests == []
 
 
+# ---------------------------------------------------------------- the windows around the create
+
+
+def test_an_interrupt_between_the_create_and_the_wait_cancels_the_run(
+    manual_emulator: EmulatorServer,
+) -> None:
+    """The interrupt lands while the run id is being recorded (on the Dagster
+    run, in the asset), before the wait began: the run is cancelled all the same."""
+
+    def interrupted(run: object, adopted: bool) -> None:
+        raise KeyboardInterrupt
+
+    with ScoutClient(TEST_KEY, base_url=manual_emulator.url) as client:
+        follower = RunFollower(client)
+        with pytest.raises(KeyboardInterrupt):
+            follower.run_findall(
+                FindAllRequest(query=QUERY), idempotency_key="k", on_started=interrupted
+            )
+    (remote,) = manual_emulator.ledger.runs()
+    assert manual_emulator.ledger.run(remote.run_id).cancel_requested
+
+
+def test_an_interrupt_while_the_create_is_in_flight_finds_and_cancels_the_run() -> None:
+    """The server made the run but had not answered when the interrupt came:
+    the same key, sent again, brings the run's id back, and it is cancelled."""
+    with HostileServer(HOSTILE_KEY, Scenario(run_s=600, slow_create_s=1.0)) as server:
+
+        def interrupt_once_created() -> None:
+            wait_until(lambda: server.creates == 1, BOUND_S)
+            _thread.interrupt_main()
+
+        threading.Thread(target=interrupt_once_created, daemon=True).start()
+        with ScoutClient(HOSTILE_KEY, base_url=server.url) as client:
+            follower = RunFollower(client)
+            with pytest.raises(KeyboardInterrupt):
+                follower.run_findall(FindAllRequest(query=QUERY), idempotency_key="k")
+        (run,) = server.runs()
+        assert server.creates == 1 and server.cancels == [run.run_id]
+
+
+def test_with_cancel_on_termination_off_an_interrupt_leaves_the_run(
+    manual_emulator: EmulatorServer,
+) -> None:
+    def interrupted(run: object, adopted: bool) -> None:
+        raise KeyboardInterrupt
+
+    with ScoutClient(TEST_KEY, base_url=manual_emulator.url) as client:
+        follower = RunFollower(client, cancel_on_termination=False)
+        with pytest.raises(KeyboardInterrupt):
+            follower.run_findall(
+                FindAllRequest(query=QUERY), idempotency_key="k", on_started=interrupted
+            )
+    assert manual_emulator.ledger.cancels() == 0
+
+
 # ---------------------------------------------------------------- multiprocess, SIGINT
 
-_RUN_MULTIPROCESS = """
-import sys
-from dagster import DagsterInstance, execute_job, reconstructable
-from tests.dagster import termination_location
-with DagsterInstance.get() as instance:
-    result = execute_job(reconstructable(termination_location.get_job), instance=instance)
-    sys.exit(0 if result.success else 1)
-"""
+
+def _run_worker(job: str, home: Path, emulator: EmulatorServer, tmp_path: Path, **env: str) -> Any:
+    """A process that runs ``termination_location.<job>`` as ``dagster job execute`` does."""
+    from tests.dagster import termination_location as location
+
+    script = (
+        "import sys\n"
+        "from dagster import DagsterInstance, execute_job, reconstructable\n"
+        "from tests.dagster.termination_location import *\n"
+        "with DagsterInstance.get() as instance:\n"
+        f"    result = execute_job(reconstructable({job}), instance=instance)\n"
+        "    sys.exit(0 if result.success else 1)\n"
+    )
+    environment = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        **{
+            location.ENV_URL: emulator.url,
+            location.ENV_KEY: TEST_KEY,
+            location.ENV_DATA: str(tmp_path / "tables"),
+        },
+        **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=environment,
+        cwd=ROOT,
+        stdout=open(os.environ.get("W_OUT", "/dev/null"), "a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def test_sigint_under_the_multiprocess_executor_cancels_the_remote_run(
     manual_emulator: EmulatorServer, instance: DagsterInstance, tmp_path: Path
 ) -> None:
-    from tests.dagster import termination_location as location
-
-    env = dict(
-        os.environ,
-        DAGSTER_HOME=str(instance.root_directory),
-        **{
-            location.ENV_URL: manual_emulator.url,
-            location.ENV_KEY: TEST_KEY,
-            location.ENV_DATA: str(tmp_path / "tables"),
-        },
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _RUN_MULTIPROCESS],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker = _run_worker("get_job", Path(instance.root_directory), manual_emulator, tmp_path)
     try:
         ledger = manual_emulator.ledger
         wait_until(lambda: ledger.creates() == 1, BOUND_S)
@@ -240,15 +302,6 @@ def test_sigint_under_the_multiprocess_executor_cancels_the_remote_run(
 
 
 # ---------------------------------------------------------------- step-delegating executor
-
-_RUN_DELEGATED = """
-import sys
-from dagster import DagsterInstance, execute_job, reconstructable
-from tests.dagster import termination_location
-with DagsterInstance.get() as instance:
-    result = execute_job(reconstructable(termination_location.get_delegated_job), instance=instance)
-    sys.exit(0 if result.success else 1)
-"""
 
 
 def test_a_step_delegating_executor_that_does_not_forward_termination(
@@ -269,23 +322,8 @@ def test_a_step_delegating_executor_that_does_not_forward_termination(
         "  class: ResumingRunLauncher\n"
     )
     pids = tmp_path / "step_pids"
-    env = dict(
-        os.environ,
-        DAGSTER_HOME=str(home),
-        **{
-            location.ENV_URL: manual_emulator.url,
-            location.ENV_KEY: TEST_KEY,
-            location.ENV_DATA: str(tmp_path / "tables"),
-            location.ENV_STEP_PIDS: str(pids),
-        },
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _RUN_DELEGATED],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    worker = _run_worker(
+        "get_delegated_job", home, manual_emulator, tmp_path, **{location.ENV_STEP_PIDS: str(pids)}
     )
     ledger = manual_emulator.ledger
     with DagsterInstance.from_config(str(home)) as instance:

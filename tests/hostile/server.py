@@ -64,6 +64,7 @@ class Scenario:
     first_run_s: float | None = None  # the first run created takes this long instead of run_s
     cancel_takes_s: float = 0.0  # a cancel takes effect this long after it is received
     cancel_failures: int = 0  # cancels answered 503 first (-1: all), before one is accepted
+    slow_create_s: float = 0.0  # a create makes its run at once, then answers this much later
 
 
 @dataclasses.dataclass(frozen=True)
@@ -430,7 +431,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(request, dict) or not request.get(needed):
             detail = [{"loc": ["body", needed], "msg": "field required", "type": "missing"}]
             return self._json(422, {"detail": detail})
-        return self._json(*self.hostile.create(kind, request, raw, key, self.token))
+        answer = self.hostile.create(kind, request, raw, key, self.token)
+        if self.hostile.scenario.slow_create_s:
+            self._wait(self.hostile.scenario.slow_create_s)
+        return self._json(*answer)
 
     def _events(self, run: _Run, last: str | list[str] | None) -> None:
         hostile = self.hostile
