@@ -165,7 +165,9 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         return check_literal(value, normalize_base_url)
 
     @classmethod
-    def from_env(cls, *, emulator_without_key: bool = False) -> ScoutResource:
+    def from_env(
+        cls, *, emulator_without_key: bool = False, cancel_on_termination: bool = True
+    ) -> ScoutResource:
         """The real API, with the key read from ``SCOUT_API_KEY`` where each run
         executes (not where the code location is loaded), and the service from
         ``SCOUT_BASE_URL`` if set.
@@ -173,7 +175,8 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         Without a key a run fails before any request, unless
         ``emulator_without_key=True`` asks for the local emulator instead (a
         base URL without a key still fails: someone meant that service).
-        Makes no network call and starts nothing.
+        ``cancel_on_termination``: see the field. Makes no network call and
+        starts nothing.
         """
         base_url = os.environ.get("SCOUT_BASE_URL", "").strip() or DEFAULT_BASE_URL
         if emulator_without_key and not os.environ.get(API_KEY_ENV, "").strip():
@@ -183,7 +186,11 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
                 "asks (emulator_without_key=True).",
                 API_KEY_ENV,
             )
-        return cls(base_url=base_url, emulator_without_key=emulator_without_key)
+        return cls(
+            base_url=base_url,
+            emulator_without_key=emulator_without_key,
+            cancel_on_termination=cancel_on_termination,
+        )
 
     @classmethod
     def for_local_emulator(cls) -> ScoutResource:
