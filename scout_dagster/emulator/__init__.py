@@ -10,10 +10,16 @@ beside this module.
 ...     httpx.get(f"{emu.url}/_emulator/health")
 """
 
-from .._local_emulator import check_emulator_extra
-
-# starlette and uvicorn come with the emulator extra, not with the package.
-check_emulator_extra()
+# starlette and uvicorn come with the emulator extra, not with the package. (The
+# emulator imports nothing of scout_dagster outside this folder, so it says so itself.)
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:
+    raise ImportError(
+        "the local Scout emulator needs the package's emulator extra: "
+        f"pip install 'scout-dagster[emulator]' ({exc.name} not installed)"
+    ) from exc
 
 from ._app import build_app
 from ._clock import Clock, ManualClock, SystemClock
