@@ -104,7 +104,7 @@ def ensure_local_emulator(url: str) -> str:
         log_path,
     )
     with open(log_path, "ab") as log_file:
-        subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -124,6 +124,14 @@ def ensure_local_emulator(url: str) -> str:
     give_up = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < give_up:
         if _healthy(url):
+            pid = emulator_pid(url) or process.pid
+            log.warning(
+                "the local Scout emulator (pid %d) answers on %s; it keeps running for later "
+                "runs on this machine: stop it with `kill %d`",
+                pid,
+                url,
+                pid,
+            )
             return url
         time.sleep(_HEALTH_POLL_S)
     raise RuntimeError(

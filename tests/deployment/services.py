@@ -25,7 +25,7 @@ from typing import Any
 import redis
 
 #: Where a service binary missing on this machine comes from.
-SETUP_HINT = "run `bash scripts/setup.sh` (it installs redis-server and postgresql when missing)"
+SETUP_HINT = "run `bash scripts/services.sh` (it installs redis-server and postgresql when missing)"
 #: Bounds of a service's start and of its graceful stop, in real seconds.
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
