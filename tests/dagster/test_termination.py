@@ -249,7 +249,15 @@ def test_with_cancel_on_termination_off_an_interrupt_leaves_the_run(
 # ---------------------------------------------------------------- multiprocess, SIGINT
 
 
-def _run_worker(job: str, home: Path, emulator: EmulatorServer, tmp_path: Path, **env: str) -> Any:
+def _run_worker(
+    job: str,
+    home: Path,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    *,
+    cwd: Path = ROOT,
+    **env: str,
+) -> Any:
     """A process that runs ``termination_location.<job>`` as ``dagster job execute`` does."""
     from tests.dagster import termination_location as location
 
@@ -261,22 +269,23 @@ def _run_worker(job: str, home: Path, emulator: EmulatorServer, tmp_path: Path, 
         f"    result = execute_job(reconstructable({job}), instance=instance)\n"
         "    sys.exit(0 if result.success else 1)\n"
     )
-    environment = dict(
-        os.environ,
-        DAGSTER_HOME=str(home),
-        **{
+    environment = (
+        dict(os.environ)
+        | {
+            "DAGSTER_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
             location.ENV_URL: emulator.url,
             location.ENV_KEY: TEST_KEY,
             location.ENV_DATA: str(tmp_path / "tables"),
-        },
-        **env,
+        }
+        | env
     )
     return subprocess.Popen(
         [sys.executable, "-c", script],
         env=environment,
-        cwd=ROOT,
-        stdout=open(os.environ.get("W_OUT", "/dev/null"), "a"),
-        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
 
@@ -347,3 +356,31 @@ def test_a_step_delegating_executor_that_does_not_forward_termination(
     (remote,) = ledger.runs()
     wait_until(lambda: ledger.run(remote.run_id).state == "cancelled", BOUND_S)
     assert ledger.creates() == 1
+
+
+def test_a_relative_folder_under_a_step_delegating_executor_warns(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """The warning comes from a real step: the job's executor is read from the
+    step's own context, in the step's own process."""
+    from tests.dagster import termination_location as location
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    worker = _run_worker(
+        "get_delegated_job",
+        home,
+        emulator,
+        tmp_path,
+        cwd=tmp_path,
+        **{location.ENV_DATA: "data/scout", location.ENV_STEP_PIDS: str(tmp_path / "pids")},
+    )
+    assert worker.wait(timeout=BOUND_S) == 0
+    with DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        messages = [record.user_message for record in instance.all_logs(run.run_id)]
+    warnings = [m for m in messages if "writes to the relative local folder 'data/scout'" in m]
+    assert len(warnings) == 1, messages
+    assert "(process_per_step)" in warnings[0] and "'s3://bucket/scout'" in warnings[0]
+    assert (tmp_path / "data" / "scout" / "ai_entities" / "data.parquet").exists()
