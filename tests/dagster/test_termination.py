@@ -256,7 +256,7 @@ def _run_worker(
     tmp_path: Path,
     *,
     cwd: Path = ROOT,
-    **env: str,
+    env: dict[str, str] | None = None,
 ) -> Any:
     """A process that runs ``termination_location.<job>`` as ``dagster job execute`` does."""
     from tests.dagster import termination_location as location
@@ -278,7 +278,7 @@ def _run_worker(
             location.ENV_KEY: TEST_KEY,
             location.ENV_DATA: str(tmp_path / "tables"),
         }
-        | env
+        | (env or {})
     )
     return subprocess.Popen(
         [sys.executable, "-c", script],
@@ -332,7 +332,11 @@ def test_a_step_delegating_executor_that_does_not_forward_termination(
     )
     pids = tmp_path / "step_pids"
     worker = _run_worker(
-        "get_delegated_job", home, manual_emulator, tmp_path, **{location.ENV_STEP_PIDS: str(pids)}
+        "get_delegated_job",
+        home,
+        manual_emulator,
+        tmp_path,
+        env={location.ENV_STEP_PIDS: str(pids)},
     )
     ledger = manual_emulator.ledger
     with DagsterInstance.from_config(str(home)) as instance:
@@ -374,7 +378,7 @@ def test_a_relative_folder_under_a_step_delegating_executor_warns(
         emulator,
         tmp_path,
         cwd=tmp_path,
-        **{location.ENV_DATA: "data/scout", location.ENV_STEP_PIDS: str(tmp_path / "pids")},
+        env={location.ENV_DATA: "data/scout", location.ENV_STEP_PIDS: str(tmp_path / "pids")},
     )
     assert worker.wait(timeout=BOUND_S) == 0
     with DagsterInstance.from_config(str(home)) as instance:
