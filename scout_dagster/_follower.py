@@ -369,7 +369,7 @@ class RunFollower:
         if body is not None and state in accepted:
             return body
         if self._terminated():
-            return self._stop_terminated(kind, run_id, result.adopted, result.run)
+            return self._stop_terminated(kind, run_id, result.run)
         if still_active:
             self._cancel_if_active(kind, run_id, why="its final read never said it completed")
         when = result.read_by.why if result.read_by else f"{_MAX_FINAL_READS} reads"
@@ -666,7 +666,7 @@ class RunFollower:
                 run, followed_by = self._wait(kind, run_id, deadline, tracker)
             except _Stop as stop:
                 if stop.reason == "terminated":
-                    return self._stop_terminated(kind, run_id, adopted, None, tracker)
+                    return self._stop_terminated(kind, run_id, None, tracker)
                 return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
             return self._finish(kind, run, started, adopted, followed_by, deadline, tracker)
         except (RunFailed, _Replayed):
@@ -945,7 +945,6 @@ class RunFollower:
         self,
         kind: RunKind[RunT, EventT],
         run_id: str,
-        adopted: bool,
         last_seen: RunT | None,
         tracker: _ProgressTracker | None = None,
     ) -> NoReturn:
@@ -957,11 +956,9 @@ class RunFollower:
         with within(grace, override=True):
             current = self._look(kind, run_id) or last_seen
             if current is not None and current.state.is_terminal:
-                done = f"it had already ended {current.state.value}, so it was not cancelled" + (
-                    "; a re-execution adopts its result"
-                    if current.state.value == "completed"
-                    else ""
-                )
+                done = f"it had already ended {current.state.value}, so it was not cancelled"
+                if current.state is RunState.COMPLETED:
+                    done += "; a re-execution adopts its result"
             elif not self.cancel_on_termination:
                 done = (
                     "it was left running (cancel_on_termination is off); a re-execution adopts it"

@@ -191,6 +191,29 @@ def test_a_run_terminated_before_the_create_sends_nothing(manual_emulator: Emula
     assert manual_emulator.ledger.requests == []
 
 
+def test_a_run_that_completed_when_the_termination_is_seen_is_not_cancelled(
+    manual_emulator: EmulatorServer,
+) -> None:
+    calls = 0
+
+    def terminated_once_it_completed() -> bool:
+        # The first look (before the create) says no; the next one comes after
+        # the run has finished on the server: a paid result, never cancelled.
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            manual_emulator.clock.advance(10_000)  # type: ignore[attr-defined]
+        return calls >= 2
+
+    with ScoutClient(TEST_KEY, base_url=manual_emulator.url) as client:
+        follower = RunFollower(client, terminated=terminated_once_it_completed)
+        with pytest.raises(RunTerminated, match="had already ended completed, so it was not"):
+            follower.run_findall(FindAllRequest(query=QUERY, limit=3), idempotency_key="k")
+    (remote,) = manual_emulator.ledger.runs()
+    assert manual_emulator.ledger.run(remote.run_id).state == "completed"
+    assert manual_emulator.ledger.cancels() == 0
+
+
 # ---------------------------------------------------------------- the windows around the create
 
 
