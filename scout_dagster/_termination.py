@@ -45,7 +45,6 @@ class TerminationWatch:
         self._clock = clock
         self._last_look: float | None = None
         self._terminated = False
-        self.looks = 0
 
     def __call__(self) -> bool:
         if self._terminated:
@@ -54,7 +53,6 @@ class TerminationWatch:
         if self._last_look is not None and now - self._last_look < self.interval_s:
             return False
         self._last_look = now
-        self.looks += 1
         try:
             self._terminated = bool(self._is_terminated())
         except Exception as exc:

@@ -42,7 +42,7 @@ from dagster import (
     multi_asset,
 )
 
-from .._errors import RunFailed, ScoutError, ScoutRunBodyError
+from .._errors import RunFailed, RunTerminated, ScoutError, ScoutRunBodyError
 from .._follower import MAX_DEADLINE_S, FollowResult, RunFollower, RunProgress
 from .._http import truncate
 from .._models import FindAllRun, RunStatus, SearchRun
@@ -517,7 +517,12 @@ def _failure(exc: Exception) -> Failure:
             metadata["scout/server_error"] = MetadataValue.text(exc.server_error)
     # Every server text in it is redacted already; cut it, so that a server's
     # megabytes of detail do not become megabytes of event log.
-    return Failure(description=truncate(str(exc), 4000), metadata=metadata)
+    # A run someone terminated is not retried: a RetryPolicy is for failures.
+    return Failure(
+        description=truncate(str(exc), 4000),
+        metadata=metadata,
+        allow_retries=not isinstance(exc, RunTerminated),
+    )
 
 
 def _check_specs(options: _AssetOptions, suffix: str, id_column: str) -> list[AssetCheckSpec]:

@@ -17,17 +17,19 @@ from ._literal import check_literal
 __all__ = ["ScoutResource"]
 
 #: Where the key is read when the resource is given none: the environment of
-#: the process that runs the step, so the key need exist only on run workers.
+#: the process that runs the step (a run worker, or the Celery worker, pod or
+#: container of a step), not that of the process that loads the code location.
 API_KEY_ENV = "SCOUT_API_KEY"
 
 #: The error of a run with no key and no opt-in to the emulator.
 NO_KEY_MESSAGE = (
     f"no Scout API key: {API_KEY_ENV} is not set where this run executes and the "
-    "resource was given no api_key. Set {env} in the environment of the run workers "
-    "(or pass api_key=EnvVar('{env}')). Nothing was sent and nothing was written. For "
-    "synthetic data from the local emulator instead, opt in explicitly: "
-    "ScoutResource.from_env(emulator_without_key=True), or ScoutResource.for_local_emulator()"
-).replace("{env}", API_KEY_ENV)
+    f"resource was given no api_key. Set {API_KEY_ENV} in the environment of the run "
+    f"workers (or pass api_key=EnvVar('{API_KEY_ENV}')). Nothing was sent and nothing "
+    "was written. For synthetic data from the local emulator instead, opt in "
+    "explicitly: ScoutResource.from_env(emulator_without_key=True), or "
+    "ScoutResource.for_local_emulator()"
+)
 
 #: Keys given as literal strings, by reference. Dagster keeps a resource's
 #: literal config values in its run storage (in the job snapshot), so the
@@ -92,7 +94,7 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
     api_key: str | None = Field(
         default=None,
         description=f"Scout API key, sent as a Bearer token. Unset: read from {API_KEY_ENV} "
-        "in the process that runs the step (the key need exist only on run workers). "
+        "in the process that runs the step, not where the code location loads. "
         "Or EnvVar('SCOUT_API_KEY').",
     )
     base_url: str = Field(

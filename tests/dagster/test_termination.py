@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, materialize
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RetryPolicy,
+    RunsFilter,
+    materialize,
+)
 
 from scout_dagster import (
     FindAllRequest,
@@ -114,6 +121,27 @@ def test_a_terminated_run_cancels_its_remote_run_on_the_emulator(
         failure_text(result)
     )
     assert not base.exists() or not any(base.rglob("*.parquet"))
+
+
+def test_a_terminated_step_is_not_retried(
+    manual_emulator: EmulatorServer, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """A RetryPolicy is for failures, not for a run someone stopped: the step
+    fails once, and no retry starts (nor pays for) another remote run."""
+    job = _materialize_in_background(
+        instance,
+        _resources(manual_emulator.url, TEST_KEY, tmp_path / "tables"),
+        retry_policy=RetryPolicy(max_retries=2),
+    )
+    ledger = manual_emulator.ledger
+    _terminate_once_started(instance, lambda: ledger.creates() == 1)
+    assert job.wait(BOUND_S)
+    result = job.value
+    assert not result.success
+    starts = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_START]
+    restarts = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_RESTARTED]
+    assert (len(starts), len(restarts)) == (1, 0)
+    assert ledger.creates() == 1 and ledger.cancels() == 1
 
 
 def _terminate_hostile_run(
