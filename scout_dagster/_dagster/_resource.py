@@ -224,10 +224,11 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     def _connection(self) -> tuple[str, str, bool]:
         """(key, base URL, local emulator?) for this process, or the reason there is none."""
-        key = _key_behind(self.api_key) if self.api_key else None
-        key = key or os.environ.get(API_KEY_ENV, "").strip() or None
+        given = _key_behind(self.api_key) if self.api_key else None
         if self.local_emulator:
-            return key or EMULATOR_API_KEY, self.base_url, True
+            # Never the account's key from the environment: the emulator needs none.
+            return given or EMULATOR_API_KEY, self.base_url, True
+        key = given or os.environ.get(API_KEY_ENV, "").strip() or None
         if key is not None:
             return key, self.base_url, False
         if not self.emulator_without_key:

@@ -175,6 +175,20 @@ def test_the_key_is_read_where_the_run_executes(
         assert "scout/synthetic" not in event.step_materialization_data.materialization.metadata
 
 
+def test_the_emulator_never_gets_the_accounts_key_from_the_environment(
+    shared_emulator_port: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCOUT_API_KEY", TEST_KEY)
+    scout = ScoutResource(base_url=shared_emulator_port.url, local_emulator=True)
+    client = scout.get_client()
+    try:
+        client.create_findall_run(query=QUERY)
+    finally:
+        client.close()
+    (request,) = shared_emulator_port.ledger.requests
+    assert request.status == 200, "sent the emulator's own key, which it accepts"
+
+
 def test_a_base_url_without_a_key_never_falls_back_to_the_emulator(
     shared_emulator_port: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
