@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -52,6 +52,7 @@ from ._models import (
     findall_event_head,
     findall_run_head,
 )
+from ._requests import FindAllGenerator, FindAllRequest, SearchDepth, SearchRequest, coerce_request
 from ._retry import call_with_retries
 from ._sse import iter_sse_resuming
 
@@ -59,8 +60,6 @@ __all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
 
 log = logging.getLogger("scout_dagster.client")
 
-FindAllGenerator = Literal["base", "core", "pro"]
-SearchDepth = Literal["shallow", "standard", "deep"]
 _Model = TypeVar("_Model", FindAllRun, SearchRun)
 _Checked = TypeVar("_Checked")
 
@@ -328,56 +327,35 @@ class ScoutClient:
 
     # ------------------------------------------------------------ FindAll
 
-    def _findall_body(
-        self,
-        query: str,
-        fields: list[str] | None,
-        output_schema: Mapping[str, Any] | None,
-        limit: int | None,
-        generator: FindAllGenerator | None,
-        metadata: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
-        return _drop_none(
-            {
-                "query": query,
-                "fields": fields,
-                "output_schema": output_schema,
-                "limit": limit,
-                "generator": generator,
-                "metadata": metadata,
-            }
-        )
-
     def run_findall(
         self,
-        query: str,
+        request: FindAllRequest | str,
         *,
-        fields: list[str] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-        generator: FindAllGenerator | None = None,
-        metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        **request_fields: Any,
     ) -> FindAllRun:
-        """``POST /v1/findall``: run a FindAll synchronously and return the finished run."""
-        body = self._findall_body(query, fields, output_schema, limit, generator, metadata)
+        """``POST /v1/findall``: run a FindAll synchronously and return the finished run.
+
+        ``request`` is a :class:`FindAllRequest`, or the query with the
+        request's other fields as keywords (``limit=5``), checked the same way.
+        """
+        body = coerce_request(FindAllRequest, request, request_fields).body()
         return self._call(
             FindAllRun, "POST", FINDALL_PREFIX, body=body, idempotency_key=idempotency_key
         )
 
     def create_findall_run(
         self,
-        query: str,
+        request: FindAllRequest | str,
         *,
-        fields: list[str] | None = None,
-        output_schema: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-        generator: FindAllGenerator | None = None,
-        metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        **request_fields: Any,
     ) -> FindAllRun:
-        """``POST /v1/findall/runs``: start a FindAll run; returns it as created."""
-        body = self._findall_body(query, fields, output_schema, limit, generator, metadata)
+        """``POST /v1/findall/runs``: start a FindAll run; returns it as created.
+
+        ``request`` as in :meth:`run_findall`.
+        """
+        body = coerce_request(FindAllRequest, request, request_fields).body()
         return self._call(
             FindAllRun, "POST", f"{FINDALL_PREFIX}/runs", body=body, idempotency_key=idempotency_key
         )
@@ -499,59 +477,34 @@ class ScoutClient:
 
     def search(
         self,
-        queries: list[str],
+        request: SearchRequest | Sequence[str],
         *,
         depth: Literal["shallow", "standard"] = "standard",
-        objective: str | None = None,
-        limit: int | None = None,
-        country: str | None = None,
-        language: str | None = None,
-        include_domains: list[str] | None = None,
-        exclude_domains: list[str] | None = None,
-        freshness: str | None = None,
         idempotency_key: str | None = None,
+        **request_fields: Any,
     ) -> SearchRun:
-        """``POST /v1/search`` with a synchronous depth: the finished search."""
-        body = _search_body(
-            queries,
-            depth,
-            objective,
-            limit,
-            country,
-            language,
-            include_domains,
-            exclude_domains,
-            freshness,
-        )
+        """``POST /v1/search`` with a synchronous depth: the finished search.
+
+        ``request`` as in :meth:`create_search_run`.
+        """
+        body = {**coerce_request(SearchRequest, request, request_fields).body(), "depth": depth}
         return self._call(
             SearchRun, "POST", "/v1/search", body=body, idempotency_key=idempotency_key
         )
 
     def create_search_run(
         self,
-        queries: list[str],
+        request: SearchRequest | Sequence[str],
         *,
-        objective: str | None = None,
-        limit: int | None = None,
-        country: str | None = None,
-        language: str | None = None,
-        include_domains: list[str] | None = None,
-        exclude_domains: list[str] | None = None,
-        freshness: str | None = None,
         idempotency_key: str | None = None,
+        **request_fields: Any,
     ) -> SearchRun:
-        """``POST /v1/search`` with ``depth="deep"``: start an async deep-search run."""
-        body = _search_body(
-            queries,
-            "deep",
-            objective,
-            limit,
-            country,
-            language,
-            include_domains,
-            exclude_domains,
-            freshness,
-        )
+        """``POST /v1/search`` with ``depth="deep"``: start an async deep-search run.
+
+        ``request`` is a :class:`SearchRequest`, or the queries with the
+        request's other fields as keywords (``objective="..."``).
+        """
+        body = coerce_request(SearchRequest, request, request_fields).body()
         return self._call(
             SearchRun, "POST", "/v1/search", body=body, idempotency_key=idempotency_key
         )
@@ -625,32 +578,6 @@ class ScoutClient:
                 yield payload, sse.id or None
         finally:
             events.close()
-
-
-def _search_body(
-    queries: list[str],
-    depth: SearchDepth,
-    objective: str | None,
-    limit: int | None,
-    country: str | None,
-    language: str | None,
-    include_domains: list[str] | None,
-    exclude_domains: list[str] | None,
-    freshness: str | None,
-) -> dict[str, Any]:
-    return _drop_none(
-        {
-            "queries": list(queries),
-            "depth": depth,
-            "objective": objective,
-            "limit": limit,
-            "country": country,
-            "language": language,
-            "include_domains": include_domains,
-            "exclude_domains": exclude_domains,
-            "freshness": freshness,
-        }
-    )
 
 
 def _shape_error(

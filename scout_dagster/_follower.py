@@ -309,7 +309,7 @@ class RunFollower:
         """
         return self._run(
             FINDALL,
-            lambda key: request.create(self.client, key),
+            lambda key: self.client.create_findall_run(request, idempotency_key=key),
             idempotency_key,
             adopt_run_id,
             on_started,
@@ -329,7 +329,7 @@ class RunFollower:
         :meth:`run_findall` for ``dead_runs``)."""
         return self._run(
             SEARCH,
-            lambda key: request.create(self.client, key),
+            lambda key: self.client.create_search_run(request, idempotency_key=key),
             idempotency_key,
             adopt_run_id,
             on_started,

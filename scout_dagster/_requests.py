@@ -13,19 +13,22 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
-from ._client import FindAllGenerator, ScoutClient
-from ._models import FindAllRun, SearchRun
-
 __all__ = [
+    "GENERATORS",
     "MAX_QUERY_CHARS",
     "MAX_SEARCH_LIMIT",
     "MAX_SEARCH_QUERIES",
     "RESERVED_COLUMN_NAMES",
+    "AnyRequest",
+    "FindAllGenerator",
     "FindAllRequest",
+    "SearchDepth",
     "SearchRequest",
+    "coerce_request",
+    "request_field_names",
     "validate_output_schema",
 ]
 
@@ -57,7 +60,9 @@ RESERVED_COLUMN_NAMES = (
     "fetched_at",
     "partition",
 )
+FindAllGenerator = Literal["base", "core", "pro"]
 GENERATORS: tuple[FindAllGenerator, ...] = ("base", "core", "pro")
+SearchDepth = Literal["shallow", "standard", "deep"]
 _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
 
 
@@ -250,17 +255,6 @@ class FindAllRequest:
         body.pop("metadata", None)
         return _fingerprint({"kind": self.kind, **body})
 
-    def create(self, client: ScoutClient, idempotency_key: str | None = None) -> FindAllRun:
-        return client.create_findall_run(
-            self.query,
-            fields=list(self.fields) if self.fields is not None else None,
-            output_schema=self.output_schema,
-            limit=self.limit,
-            generator=self.generator,
-            metadata=self.metadata,
-            idempotency_key=idempotency_key,
-        )
-
 
 @dataclasses.dataclass(frozen=True)
 class SearchRequest:
@@ -324,15 +318,31 @@ class SearchRequest:
     def fingerprint(self) -> str:
         return _fingerprint({"kind": self.kind, **self.body()})
 
-    def create(self, client: ScoutClient, idempotency_key: str | None = None) -> SearchRun:
-        return client.create_search_run(
-            list(self.queries),
-            objective=self.objective,
-            limit=self.limit,
-            country=self.country,
-            language=self.language,
-            include_domains=list(self.include_domains) if self.include_domains else None,
-            exclude_domains=list(self.exclude_domains) if self.exclude_domains else None,
-            freshness=self.freshness,
-            idempotency_key=idempotency_key,
+
+AnyRequest = TypeVar("AnyRequest", FindAllRequest, SearchRequest)
+
+
+def request_field_names(kind: type[FindAllRequest] | type[SearchRequest]) -> tuple[str, ...]:
+    """The create fields of a request, in declaration order: what a caller may set."""
+    return tuple(field.name for field in dataclasses.fields(kind) if field.init)
+
+
+def coerce_request(kind: type[AnyRequest], given: object, fields: Mapping[str, Any]) -> AnyRequest:
+    """The request a call was given: a request object (``fields`` replacing
+    some of its values), or the value of its first field (the query, the
+    queries) with the rest as keywords. So every create field is named once,
+    in the request class, and each caller takes them all."""
+    if isinstance(given, kind):
+        return dataclasses.replace(given, **fields) if fields else given
+    if isinstance(given, FindAllRequest | SearchRequest):
+        raise TypeError(f"expected a {kind.__name__}, got a {type(given).__name__}")
+    first = request_field_names(kind)[0]
+    unknown = sorted(set(fields) - set(request_field_names(kind)))
+    if unknown:
+        raise TypeError(
+            f"{kind.__name__} has no field(s) {', '.join(unknown)}; its fields are "
+            f"{', '.join(request_field_names(kind))}"
         )
+    if first in fields:
+        raise TypeError(f"{first} is given twice: as the first argument and as {first}=")
+    return kind(**{first: given, **fields})

@@ -385,7 +385,7 @@ def test_409_when_an_idempotency_key_is_reused_for_another_body(emulator: Emulat
 def test_422_lists_what_is_invalid(emulator: EmulatorServer) -> None:
     client, _ = make_client(emulator)
     with pytest.raises(ScoutValidationError) as caught:
-        client.create_findall_run(QUERY, limit=0)
+        client._request("POST", "/v1/findall/runs", body={"query": QUERY, "limit": 0})
     assert caught.value.errors and caught.value.errors[0]["loc"][-1] == "limit"
     assert "body.limit" in str(caught.value)
     assert emulator.ledger.creates() == 0

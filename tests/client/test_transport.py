@@ -194,7 +194,7 @@ def test_validation_error_lists_fields() -> None:
 
     client, _ = make_client(handler)
     with pytest.raises(ScoutValidationError) as caught:
-        client.create_findall_run("q", limit=0)
+        client.create_findall_run("q", limit=3)
     assert caught.value.errors == detail
     assert "body.limit: Input should be greater than 0" in str(caught.value)
 
