@@ -2,8 +2,10 @@
 
 The layers, each in one place (see ``README.md``):
 
-- Dagster layer (``_dagster/``): ``ScoutResource``, ``ScoutParquetIOManager``,
-  ``build_findall_assets``, ``build_search_assets``.
+- Dagster layer (``_dagster/``): ``ScoutResource`` (which runs the execution
+  protocol), ``ScoutParquetIOManager``, ``DagsterScoutTranslator``, the
+  decorators ``scout_findall_assets``/``scout_search_assets`` and the
+  factories ``build_findall_assets``/``build_search_assets``.
 - run follower (``_follower.py``): create or adopt a run, follow it, deadline,
   budget, cancel; knows nothing of Dagster.
 - ``ScoutClient`` (``_client.py``): typed HTTP calls, retries, errors, event streams.
@@ -63,10 +65,15 @@ from ._requests import FindAllRequest, SearchRequest
 
 if TYPE_CHECKING:
     from ._dagster import (
+        DagsterScoutTranslator,
+        ScoutMetadataSet,
         ScoutParquetIOManager,
         ScoutResource,
+        ScoutTableProps,
         build_findall_assets,
         build_search_assets,
+        scout_findall_assets,
+        scout_search_assets,
     )
     from ._storage import ParquetStore
 
@@ -74,6 +81,11 @@ if TYPE_CHECKING:
 # client and the emulator (a process of its own) should not pay for importing
 # dagster and pyarrow.
 _LAZY = {
+    "DagsterScoutTranslator": "._dagster",
+    "ScoutMetadataSet": "._dagster",
+    "ScoutTableProps": "._dagster",
+    "scout_findall_assets": "._dagster",
+    "scout_search_assets": "._dagster",
     "ScoutParquetIOManager": "._dagster",
     "ScoutResource": "._dagster",
     "build_findall_assets": "._dagster",
@@ -100,6 +112,7 @@ __all__ = [
     "Candidate",
     "CandidateBasis",
     "Citation",
+    "DagsterScoutTranslator",
     "FieldOutput",
     "FindAllEvent",
     "FindAllRequest",
@@ -126,6 +139,7 @@ __all__ = [
     "ScoutDecodeError",
     "ScoutError",
     "ScoutInsufficientCreditsError",
+    "ScoutMetadataSet",
     "ScoutNotFoundError",
     "ScoutParquetIOManager",
     "ScoutPermissionError",
@@ -133,6 +147,7 @@ __all__ = [
     "ScoutResource",
     "ScoutRunBodyError",
     "ScoutServerError",
+    "ScoutTableProps",
     "ScoutTimeoutError",
     "ScoutTransportError",
     "ScoutValidationError",
@@ -146,6 +161,8 @@ __all__ = [
     "StatusMetrics",
     "build_findall_assets",
     "build_search_assets",
+    "scout_findall_assets",
+    "scout_search_assets",
 ]
 
 # Show the public names as scout_dagster.X rather than scout_dagster._module.X

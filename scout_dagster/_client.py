@@ -329,7 +329,7 @@ class ScoutClient:
 
     def run_findall(
         self,
-        request: FindAllRequest | str,
+        request: FindAllRequest | str | None = None,
         *,
         idempotency_key: str | None = None,
         **request_fields: Any,
@@ -346,7 +346,7 @@ class ScoutClient:
 
     def create_findall_run(
         self,
-        request: FindAllRequest | str,
+        request: FindAllRequest | str | None = None,
         *,
         idempotency_key: str | None = None,
         **request_fields: Any,
@@ -477,7 +477,7 @@ class ScoutClient:
 
     def search(
         self,
-        request: SearchRequest | Sequence[str],
+        request: SearchRequest | Sequence[str] | None = None,
         *,
         depth: Literal["shallow", "standard"] = "standard",
         idempotency_key: str | None = None,
@@ -494,7 +494,7 @@ class ScoutClient:
 
     def create_search_run(
         self,
-        request: SearchRequest | Sequence[str],
+        request: SearchRequest | Sequence[str] | None = None,
         *,
         idempotency_key: str | None = None,
         **request_fields: Any,

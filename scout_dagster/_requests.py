@@ -330,7 +330,7 @@ def request_field_names(kind: type[FindAllRequest] | type[SearchRequest]) -> tup
 def coerce_request(kind: type[AnyRequest], given: object, fields: Mapping[str, Any]) -> AnyRequest:
     """The request a call was given: a request object (``fields`` replacing
     some of its values), or the value of its first field (the query, the
-    queries) with the rest as keywords. So every create field is named once,
+    queries) with the rest as keywords, or only keywords. So every create field is named once,
     in the request class, and each caller takes them all."""
     if isinstance(given, kind):
         return dataclasses.replace(given, **fields) if fields else given
@@ -343,6 +343,8 @@ def coerce_request(kind: type[AnyRequest], given: object, fields: Mapping[str, A
             f"{kind.__name__} has no field(s) {', '.join(unknown)}; its fields are "
             f"{', '.join(request_field_names(kind))}"
         )
+    if given is None:
+        return kind(**fields)
     if first in fields:
         raise TypeError(f"{first} is given twice: as the first argument and as {first}=")
     return kind(**{first: given, **fields})

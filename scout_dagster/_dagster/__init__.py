@@ -1,7 +1,19 @@
 """The Dagster layer: the only part of scout_dagster that imports dagster."""
 
 from ._assets import build_findall_assets, build_search_assets
+from ._decorators import scout_findall_assets, scout_search_assets
 from ._io_manager import ScoutParquetIOManager
 from ._resource import ScoutResource
+from ._translator import DagsterScoutTranslator, ScoutMetadataSet, ScoutTableProps
 
-__all__ = ["ScoutParquetIOManager", "ScoutResource", "build_findall_assets", "build_search_assets"]
+__all__ = [
+    "DagsterScoutTranslator",
+    "ScoutMetadataSet",
+    "ScoutParquetIOManager",
+    "ScoutResource",
+    "ScoutTableProps",
+    "build_findall_assets",
+    "build_search_assets",
+    "scout_findall_assets",
+    "scout_search_assets",
+]

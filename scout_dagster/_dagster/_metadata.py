@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
+from dagster._core.definitions.metadata import TableMetadataSet
 
 from .._follower import FollowResult
 from .._http import truncate
@@ -54,10 +55,17 @@ def _preview(table: pa.Table) -> str:
     return "\n".join([header, rule, *body])
 
 
-def table_metadata(table: pa.Table) -> dict[str, Any]:
+def table_metadata(table: pa.Table, *, partitioned: bool) -> dict[str, Any]:
+    """Dagster's table metadata: the rows of this materialization are the
+    partition's (``partition_row_count``) when partitioned, else the table's."""
+    counts = (
+        TableMetadataSet(partition_row_count=table.num_rows)
+        if partitioned
+        else TableMetadataSet(row_count=table.num_rows)
+    )
     return {
-        "dagster/row_count": MetadataValue.int(table.num_rows),
-        "dagster/column_schema": column_schema(table.schema),
+        **counts,
+        **TableMetadataSet(column_schema=column_schema(table.schema)),
         "preview": MetadataValue.md(_preview(table)),
     }
 

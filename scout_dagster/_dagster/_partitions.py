@@ -32,7 +32,17 @@ from dagster import (
     TimeWindowPartitionsDefinition,
 )
 
-__all__ = ["QueryTemplate", "check_templates_use_partition", "partition_key_of", "partition_values"]
+from .._requests import AnyRequest, FindAllRequest, SearchRequest
+
+__all__ = [
+    "QueryTemplate",
+    "check_request_templates",
+    "check_templates_use_partition",
+    "partition_key_of",
+    "partition_values",
+    "render_request",
+    "request_templates",
+]
 
 _SAMPLE_TIME = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
 
@@ -211,3 +221,38 @@ def partition_values(context: AssetExecutionContext, key: str | None) -> dict[st
         window = context.partition_time_window
         values.update(start=_When(window.start), end=_When(window.end))
     return values
+
+
+def request_templates(
+    request: FindAllRequest | SearchRequest, partitions_def: PartitionsDefinition | None
+) -> list[QueryTemplate]:
+    """The texts of a request that may name the partition, each checked."""
+    if isinstance(request, FindAllRequest):
+        return [QueryTemplate(request.query, "query", partitions_def)]
+    templates = [
+        QueryTemplate(query, f"queries[{index}]", partitions_def)
+        for index, query in enumerate(request.queries)
+    ]
+    if request.objective is not None:
+        templates.append(QueryTemplate(request.objective, "objective", partitions_def))
+    return templates
+
+
+def check_request_templates(
+    request: FindAllRequest | SearchRequest, partitions_def: PartitionsDefinition | None
+) -> None:
+    """At definition time: every template renders, and a partitioned asset's
+    request names its partition."""
+    check_templates_use_partition(request_templates(request, partitions_def), partitions_def)
+
+
+def render_request(
+    request: AnyRequest, partitions_def: PartitionsDefinition | None, values: Mapping[str, object]
+) -> AnyRequest:
+    """The request for one partition (checked again as a request: a rendered
+    query must still be a valid one)."""
+    rendered = [t.render(values) for t in request_templates(request, partitions_def)]
+    if isinstance(request, FindAllRequest):
+        return dataclasses.replace(request, query=rendered[0])
+    objective = rendered.pop() if request.objective is not None else None
+    return dataclasses.replace(request, queries=tuple(rendered), objective=objective)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
-from dagster import ConfigurableResource, EnvVar, InitResourceContext, get_dagster_logger
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    ConfigurableResource,
+    EnvVar,
+    InitResourceContext,
+    Output,
+    get_dagster_logger,
+)
 from pydantic import Field, PrivateAttr, field_validator
 
 from .._client import ScoutClient
 from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
 from .._errors import ScoutConfigError
 from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
+from .._requests import FindAllRequest, SearchRequest
 from ._literal import check_literal
 
 __all__ = ["ScoutResource"]
@@ -264,6 +274,25 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
                 total_budget_s=self.retry_budget_s,
             ),
         )
+
+    def run_findall(
+        self, context: AssetExecutionContext, request: FindAllRequest
+    ) -> Iterator[Output[Any] | AssetCheckResult]:
+        """Materialize the assets of ``@scout_findall_assets``: create the run
+        (or adopt the one an earlier attempt started), follow it to its end
+        within the deadline, cancel it on timeout or termination, and yield
+        both tables and the checks. ``request`` is the decorator's."""
+        from ._execution import materialize_findall
+
+        yield from materialize_findall(context, self, request)
+
+    def run_search(
+        self, context: AssetExecutionContext, request: SearchRequest
+    ) -> Iterator[Output[Any] | AssetCheckResult]:
+        """Materialize the assets of ``@scout_search_assets``, as :meth:`run_findall`."""
+        from ._execution import materialize_search
+
+        yield from materialize_search(context, self, request)
 
     def get_client(self) -> ScoutClient:
         """The execution's client (built on first use outside an execution)."""

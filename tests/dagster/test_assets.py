@@ -142,7 +142,11 @@ def test_findall_tables_match_what_the_emulator_served(
     assert metadata["dagster/row_count"] == 12
     assert metadata["dagster/uri"].endswith("ai_entities/data.parquet")
     assert [c.name for c in metadata["dagster/column_schema"].columns] == entities.column_names
-    assert metadata_of(result, "ai_citations")["scout/credits"] == snapshot.credits
+    # Credits count once per remote run: on the entities table; every table has the run id.
+    citations_metadata = metadata_of(result, "ai_citations")
+    assert "scout/credits" not in citations_metadata
+    assert citations_metadata["scout/run_id"] == served.findall_id
+    assert citations_metadata["scout/credits_on"] == "ai_entities"
 
     checks = {
         (c.asset_key.to_user_string(), c.check_name): c.passed
@@ -154,18 +158,6 @@ def test_findall_tables_match_what_the_emulator_served(
         ("ai_entities", "has_source_url"): True,
     }
     assert emulator.ledger.creates() == 1 and emulator.ledger.cancels() == 0
-
-
-def test_a_subset_materializes_only_what_was_asked(
-    emulator: EmulatorServer, tmp_path: Path
-) -> None:
-    assets = build_findall_assets("ai", QUERY, limit=3)
-    result = materialize(
-        [assets], resources=resources(emulator, tmp_path), selection=[AssetKey("ai_entities")]
-    )
-    assert result.success
-    assert (tmp_path / "ai_entities" / "data.parquet").exists()
-    assert not (tmp_path / "ai_citations").exists()
 
 
 def test_downstream_assets_get_pandas_or_arrow(emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -215,7 +207,16 @@ def test_search_tables_and_report(emulator: EmulatorServer, tmp_path: Path) -> N
     metadata = metadata_of(result, "ev_results")
     assert metadata["scout/credits"] == snapshot.credits == 2
     assert metadata["scout/usage/pages_fetched"] == served.usage.pages_fetched  # type: ignore[union-attr]
-    assert metadata_of(result, "ev_report")["report"] == served.report
+    # Stored as the API sent it; shown in the UI with each [N] a link to source N.
+    shown = metadata_of(result, "ev_report")["report"]
+    first = next(s for s in served.sources or [] if s.index == 1)
+    assert shown != served.report and f"[\\[1\\]](<{first.url}>)" in shown
+    assert metadata_of(result, "ev_report")["report_chars"] == len(served.report or "")
+    credits = [
+        event.step_materialization_data.materialization.metadata.get("scout/credits")
+        for event in result.get_asset_materialization_events()
+    ]
+    assert sum(getattr(c, "value", 0) for c in credits if c is not None) == snapshot.credits
     assert emulator.ledger.cancels() == 0
 
 
@@ -419,7 +420,7 @@ def test_a_downstream_asset_gets_the_report_as_text(
 
 def test_the_final_body_must_be_the_run_asked_for_and_readable() -> None:
     from scout_dagster import ScoutRunBodyError
-    from scout_dagster._dagster._assets import _read_run_body
+    from scout_dagster._dagster._execution import _read_run_body
 
     columns = entity_columns(FindAllRequest(QUERY, output_schema=SCHEMA))
     with pytest.raises(

@@ -1,0 +1,525 @@
+"""The execution protocol: one materialization of a Scout multi-asset.
+
+``ScoutResource.run_findall(context, request)`` and ``run_search`` yield what
+this module makes: render the request for the partition, derive the
+idempotency key, adopt a remote run an earlier attempt started or create one,
+follow it (deadline, budget, cancel on termination), read its final body,
+and yield every table of the run as an ``Output`` with its metadata, then
+the asset checks. Every Scout error becomes a ``dagster.Failure`` here.
+
+Where each table goes (its key, possibly changed by a translator) and the
+run's settings are read from the specs' :class:`ScoutMetadataSet`, written
+when the assets were defined.
+"""
+
+# Dagster reads the context annotation at definition time, so annotations here
+# must stay real objects (no `from __future__ import annotations`).
+
+import dataclasses
+import datetime as dt
+import hashlib
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    BetaWarning,
+    DagsterRunStatus,
+    DataVersion,
+    Failure,
+    MetadataValue,
+    Output,
+)
+
+from .._errors import RunFailed, RunTerminated, ScoutError, ScoutRunBodyError
+from .._follower import FollowResult, RunFollower, RunProgress
+from .._http import truncate
+from .._models import FindAllRun, RunStatus, SearchRun
+from .._report import report_for_display
+from .._requests import FindAllRequest, SearchRequest
+from .._tables import FindAllBody, Provenance, entity_columns, read_findall, search_tables
+from .._termination import TerminationWatch
+from ._checks import check_results
+from ._metadata import run_metadata, table_metadata
+from ._partitions import partition_key_of, partition_values, render_request
+from ._translator import ScoutMetadataSet
+
+if TYPE_CHECKING:
+    from ._resource import ScoutResource
+
+__all__ = ["materialize_findall", "materialize_search"]
+
+#: Columns that differ between two runs that found the same rows; left out
+#: of the data version so a refresh that changes nothing changes no version.
+RUN_SPECIFIC_COLUMNS = ("run_id", "fetched_at", "source_fetched_at")
+#: Characters of the report shown in the UI (the whole report is stored).
+REPORT_PREVIEW_CHARS = 20_000
+#: A Dagster run someone asked to terminate is CANCELING until its steps end.
+_TERMINATING = frozenset({DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED})
+#: Runs a Dagster run remembers having cancelled (a tag value stays short).
+_CANCELLED_KEPT = 5
+#: The table whose materialization carries the run's credits and checks.
+PRIMARY_TABLE = {"findall": "entities", "search": "results"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoutAssetLayout:
+    """What the specs of a Scout multi-asset say, read back at run time."""
+
+    kind: str
+    name: str
+    keys: Mapping[str, AssetKey]  # table -> key
+    fingerprint: str
+    timeout_s: float
+    credit_budget: int | None
+    keep_partial: bool
+
+    @classmethod
+    def of(cls, context: AssetExecutionContext) -> "ScoutAssetLayout":
+        keys: dict[str, AssetKey] = {}
+        found: ScoutMetadataSet | None = None
+        for spec in context.assets_def.specs:
+            facts = ScoutMetadataSet.extract(spec.metadata)
+            if facts.table is None:
+                continue
+            keys[facts.table] = spec.key
+            found = facts
+        if found is None or found.kind is None or found.name is None:
+            raise Failure(
+                description="run_findall/run_search materialize the assets of "
+                "@scout_findall_assets or @scout_search_assets (or build_findall_assets / "
+                "build_search_assets); this asset was not defined by them"
+            )
+        return cls(
+            kind=found.kind,
+            name=found.name,
+            keys=keys,
+            fingerprint=found.request_fingerprint or "",
+            timeout_s=found.timeout_s or 3600.0,
+            credit_budget=found.credit_budget,
+            keep_partial=bool(found.keep_partial),
+        )
+
+    @property
+    def primary_key(self) -> AssetKey:
+        return self.keys[PRIMARY_TABLE[self.kind]]
+
+
+def _content_version(table: pa.Table) -> DataVersion:
+    """A data version that changes only when the rows do, not when a run re-fetched them."""
+    content = table.drop_columns([c for c in RUN_SPECIFIC_COLUMNS if c in table.column_names])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, content.schema) as writer:
+        writer.write_table(content)
+    return DataVersion(hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
+
+
+class _Execution:
+    """One materialization: the steps both kinds of run share."""
+
+    def __init__(
+        self,
+        context: AssetExecutionContext,
+        resource: "ScoutResource",
+        layout: ScoutAssetLayout,
+        *,
+        unit: str,
+    ) -> None:
+        self.context = context
+        self.layout = layout
+        self.kind = "FindAll" if layout.kind == "findall" else "search"
+        self.resource = resource
+        self.client = resource.get_client()
+        try:
+            self.partition_key = partition_key_of(context)
+            self.values = partition_values(context, self.partition_key)
+        except ValueError as exc:
+            raise Failure(description=str(exc)) from exc
+        self.follower = RunFollower(
+            self.client,
+            deadline_s=layout.timeout_s,
+            credit_budget=layout.credit_budget,
+            keep_partial=layout.keep_partial,
+            # A failed wait cancels the remote run, unless a step retry is coming:
+            # that retry adopts the run instead of paying for a new one.
+            cancel_on_error=not self._retry_pending(),
+            # Under Celery or a step-delegating executor no interrupt reaches
+            # this step when the run is terminated: it asks the instance.
+            terminated=TerminationWatch(self._run_terminated),
+            cancel_on_termination=resource.cancel_on_termination,
+            on_progress=self._log_progress(unit),
+            on_cancelled=self._record_cancel,
+        )
+
+    def _run_terminated(self) -> bool:
+        record = self.context.instance.get_run_record_by_id(self.context.run.run_id)
+        return record is not None and record.dagster_run.status in _TERMINATING
+
+    def _retry_pending(self) -> bool:
+        policy = self.context.op_def.retry_policy
+        return policy is not None and self.context.retry_number < policy.max_retries
+
+    @property
+    def run_tag(self) -> str:
+        return f"scout/run/{self.layout.name}"
+
+    @property
+    def cancelled_tag(self) -> str:
+        return f"scout/cancelled/{self.layout.name}"
+
+    def _record_cancel(self, run_id: str) -> None:
+        """Remembered on the Dagster run: a retry or re-execution must not adopt
+        a run we cancelled, which looks alive until its cancel takes effect."""
+        run = self.context.instance.get_run_by_id(self.context.run.run_id)
+        earlier = run.tags.get(self.cancelled_tag, "").split(",") if run else []
+        kept = [i for i in earlier if i and i != run_id][-(_CANCELLED_KEPT - 1) :]
+        ids = [*kept, run_id]
+        self.context.instance.add_run_tags(
+            self.context.run.run_id, {self.cancelled_tag: ",".join(ids)}
+        )
+
+    def dead_runs(self) -> set[str]:
+        """Remote runs this Dagster run or its parents cancelled."""
+        dead: set[str] = set()
+        for run in self._run_and_parents():
+            dead.update(i for i in run.tags.get(self.cancelled_tag, "").split(",") if i)
+        return dead
+
+    def _run_and_parents(self) -> Iterator[Any]:
+        instance = self.context.instance
+        run_id: str | None = self.context.run.run_id
+        while run_id:
+            run = instance.get_run_by_id(run_id)
+            if run is None:
+                return
+            yield run
+            run_id = run.parent_run_id
+
+    def idempotency_key(self, fingerprint: str) -> str:
+        """The same for every attempt at this asset, partition and request until
+        one of them is materialized: step retries, re-executions, and two
+        Dagster runs of the same partition at once (on any host: it is read
+        from the instance) all ask the API for one remote run, which it
+        creates once. A refresh after a materialization gets a new key."""
+        parts = [self.layout.name, self.partition_key or "", fingerprint, self._epoch()]
+        return "scout-dagster-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+    def _epoch(self) -> str:
+        """The latest materialization of this multi-asset's partition by another
+        Dagster run (a run's own, made before a later output failed, would
+        change the key under its own retry)."""
+        instance = self.context.instance
+        if instance.is_ephemeral:
+            # No other process can see this instance, nor its materializations:
+            # every run of it is a refresh of its own (``materialize()`` in a script).
+            run = self.context.run
+            return f"run:{run.root_run_id or run.run_id}"
+        partitions = [str(self.partition_key)] if self.partition_key is not None else None
+        latest = 0
+        for key in self.layout.keys.values():
+            records = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=4
+            ).records
+            for record in records:
+                if record.run_id != self.context.run.run_id:
+                    latest = max(latest, record.storage_id)
+                    break
+        return str(latest)
+
+    def run_to_adopt(self) -> str | None:
+        """The remote run an earlier attempt recorded: this run's tag (a step
+        retry) or a parent's (a re-execution)."""
+        for run in self._run_and_parents():
+            if self.run_tag in run.tags:
+                return str(run.tags[self.run_tag])
+        return None
+
+    def on_started(self, run: FindAllRun | SearchRun, adopted: bool) -> None:
+        verb = "adopted" if adopted else "started"
+        where = f" for partition {self.partition_key}" if self.partition_key else ""
+        self.context.log.info(f"{verb} {self.kind} run {run.run_id}{where}")
+        # Recorded at once: visible in the UI, and found by a later attempt.
+        self.context.instance.add_run_tags(self.context.run.run_id, {self.run_tag: run.run_id})
+
+    def _log_progress(self, unit: str) -> Callable[[RunProgress], None]:
+        def report(progress: RunProgress) -> None:
+            target = f" of {progress.items_target}" if progress.items_target else ""
+            self.context.log.info(
+                f"{self.kind} run {progress.run_id}: {progress.state.value}, "
+                f"{progress.items}{target} {unit}, {progress.credits} credits, "
+                f"{progress.elapsed_s:.1f} s"
+            )
+
+        return report
+
+    def warn(self, metadata: dict[str, Any], message: str) -> None:
+        """A fact about the run that does not stop the load, but is worth a look."""
+        self.context.log.warning(message)
+        previous = metadata.get("scout/warnings")
+        text = f"{previous.value}\n{message}" if previous is not None else message
+        metadata["scout/warnings"] = MetadataValue.text(text)
+
+    def check_credits(
+        self, metadata: dict[str, Any], result: FollowResult[Any], final: Any
+    ) -> None:
+        if final.credits < result.credits_seen:
+            metadata["scout/credits_max_seen"] = MetadataValue.int(result.credits_seen)
+            self.warn(
+                metadata,
+                f"run {final.run_id}: its final read says {final.credits} credits, lower than "
+                f"the {result.credits_seen} reported while it ran; scout/credits is the final "
+                "figure",
+            )
+
+    def provenance(self, run_id: str, query: str, run: FindAllRun | SearchRun) -> Provenance:
+        return Provenance(
+            run_id=run_id,
+            query=query,
+            fetched_at=run.completed_at or dt.datetime.now(dt.UTC),
+            partition_key=self.partition_key,
+        )
+
+    def outputs(
+        self,
+        tables: Mapping[str, pa.Table],
+        facts: Mapping[str, Any],
+        report: tuple[str, str] | None = None,
+    ) -> Iterator[Output[Any]]:
+        """Every table of the run, in one go (the multi-asset is not subsettable).
+
+        The run's credits go on the primary table only, so that summing
+        ``scout/credits`` over a Dagster run's materializations gives what
+        the remote runs cost; every table carries the run id.
+        ``report``: (the report as the API sent it, the same for display).
+        """
+        if self.resource.uses_emulator:
+            facts = {
+                **facts,
+                "scout/synthetic": MetadataValue.text(
+                    "SYNTHETIC data from the local Scout emulator, not the Scout API"
+                ),
+            }
+        primary = self.layout.primary_key
+        shared = {k: v for k, v in facts.items() if k not in _PRIMARY_ONLY}
+        partitioned = self.partition_key is not None
+        for table_name, table in tables.items():
+            key = self.layout.keys[table_name]
+            metadata = {
+                **(facts if key == primary else shared),
+                **table_metadata(table, partitioned=partitioned),
+            }
+            if key != primary:
+                metadata["scout/credits_on"] = MetadataValue.text(primary.to_user_string())
+            yield self._output(key, table, metadata, _content_version(table))
+        if report is not None:
+            raw, shown = report
+            key = self.layout.keys["report"]
+            metadata = {
+                **shared,
+                "scout/credits_on": MetadataValue.text(primary.to_user_string()),
+                "report": MetadataValue.md(shown[:REPORT_PREVIEW_CHARS]),
+                "report_chars": MetadataValue.int(len(raw)),
+            }
+            version = DataVersion(hashlib.sha256(raw.encode()).hexdigest()[:24])
+            yield self._output(key, raw, metadata, version)
+
+    @staticmethod
+    def _output(
+        key: AssetKey, value: Any, metadata: Mapping[str, Any], version: DataVersion
+    ) -> Output[Any]:
+        with warnings.catch_warnings():
+            # data_version is marked beta in Dagster 1.13; it is what makes
+            # a refresh that changed nothing leave downstream assets fresh.
+            warnings.simplefilter("ignore", BetaWarning)
+            return Output(
+                value, key.to_python_identifier(), metadata=dict(metadata), data_version=version
+            )
+
+    def checks(self, table: pa.Table, id_column: str) -> Iterator[AssetCheckResult]:
+        selected = set(self.context.selected_asset_check_keys)
+        key = self.layout.primary_key
+        for result in check_results(key, table, id_column):
+            if AssetCheckKey(key, str(result.check_name)) in selected:
+                yield result
+
+
+#: Run facts that count once per remote run: only on the primary table.
+_PRIMARY_ONLY = frozenset({"scout/credits", "scout/credits_max_seen", "scout/warnings"})
+
+
+def _failure(exc: Exception) -> Failure:
+    metadata: dict[str, Any] = {}
+    if isinstance(exc, RunFailed):
+        metadata = {
+            "scout/run_id": MetadataValue.text(exc.run_id),
+            "scout/final_state": MetadataValue.text(exc.final_state),
+            "scout/credits": MetadataValue.int(exc.credits or 0),
+        }
+        if exc.server_error:
+            metadata["scout/server_error"] = MetadataValue.text(exc.server_error)
+    # Every server text in it is redacted already; cut it, so that a server's
+    # megabytes of detail do not become megabytes of event log.
+    # A run someone terminated is not retried: a RetryPolicy is for failures.
+    return Failure(
+        description=truncate(str(exc), 4000),
+        metadata=metadata,
+        allow_retries=not isinstance(exc, RunTerminated),
+    )
+
+
+def _layout_for(
+    context: AssetExecutionContext, request: FindAllRequest | SearchRequest, kind: str
+) -> ScoutAssetLayout:
+    layout = ScoutAssetLayout.of(context)
+    if layout.kind != kind:
+        other = "run_search" if kind == "findall" else "run_findall"
+        raise Failure(
+            description=f"this asset was declared with @scout_{layout.kind}_assets; "
+            f"its body must call {other}, not run_{kind}"
+        )
+    if request.fingerprint != layout.fingerprint:
+        # The tables' columns and code version were derived from the declared
+        # request: another request would not fit them.
+        raise Failure(
+            description=f"the body of {layout.name} runs a request other than the one its "
+            f"decorator declared (fingerprint {request.fingerprint}, declared "
+            f"{layout.fingerprint}); pass the decorator's request to run_{kind}. "
+            "Nothing was sent."
+        )
+    return layout
+
+
+# ---------------------------------------------------------------- FindAll
+
+
+def _read_run_body(raw: bytes, run_id: str, columns: Any) -> FindAllBody:
+    """The run's body, which must be the run asked for (else a ValueError: read again)."""
+    try:
+        body = read_findall(raw, columns)
+    except ScoutRunBodyError as exc:
+        raise ScoutRunBodyError(exc.detail, run_id=run_id) from None
+    if body.facts.run_id != run_id:
+        raise ValueError(f"the body is run {body.facts.run_id}, not {run_id}")
+    return body
+
+
+def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
+    """``run`` (as the events left it) with the figures and state of the body
+    the tables come from."""
+    facts = body.facts
+    status = RunStatus(
+        state=facts.state,
+        termination_reason=facts.termination_reason,
+        raw={"status": facts.state.value, "termination_reason": facts.termination_reason},
+    )
+    return run.model_copy(
+        update={
+            "status": status,
+            "credits": facts.credits,
+            "count": facts.count,
+            "completed_at": facts.completed_at or run.completed_at,
+        }
+    )
+
+
+def materialize_findall(
+    context: AssetExecutionContext, resource: "ScoutResource", request: FindAllRequest
+) -> Iterator[Output[Any] | AssetCheckResult]:
+    """One materialization of a FindAll multi-asset: both tables, then the checks."""
+    layout = _layout_for(context, request, "findall")
+    execution = _Execution(context, resource, layout, unit="entities")
+    columns = entity_columns(request)
+    try:
+        rendered = render_request(request, context.assets_def.partitions_def, execution.values)
+        result: FollowResult[FindAllRun] = execution.follower.run_findall(
+            rendered,
+            idempotency_key=execution.idempotency_key(rendered.fingerprint),
+            adopt_run_id=execution.run_to_adopt(),
+            dead_runs=execution.dead_runs(),
+            on_started=execution.on_started,
+        )
+        # The body is read from its bytes by pyarrow, facts and tables in
+        # one parse: a run of a million entities does not become a million
+        # Python dicts here (unless it does not fit the declared types).
+        # The bytes themselves are not kept. Its own state must say
+        # completed, whatever the events said.
+        run_id = result.run.findall_id
+        body = execution.follower.read_final(
+            result,
+            lambda: execution.client.get_findall_run_body(
+                run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
+            )[0],
+        )
+    except (ScoutError, ValueError) as exc:
+        raise _failure(exc) from exc
+    final = _with_body_status(result.run, body)
+    tables = body.tables(execution.provenance(final.findall_id, rendered.query, final))
+    context.log.info(
+        f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
+        f"{tables.citations.num_rows} citations, {final.credits} credits"
+    )
+    metadata = run_metadata(result, final)
+    metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
+    if body.facts.count != tables.entities.num_rows:
+        metadata["scout/count_reported"] = MetadataValue.int(body.facts.count)
+        execution.warn(
+            metadata,
+            f"FindAll run {final.findall_id} says count={body.facts.count} but holds "
+            f"{tables.entities.num_rows} entities; the table has the entities",
+        )
+    execution.check_credits(metadata, result, final)
+    yield from execution.outputs(
+        {"entities": tables.entities, "citations": tables.citations}, metadata
+    )
+    yield from execution.checks(tables.entities, "entity_id")
+
+
+# ---------------------------------------------------------------- search
+
+
+def materialize_search(
+    context: AssetExecutionContext, resource: "ScoutResource", request: SearchRequest
+) -> Iterator[Output[Any] | AssetCheckResult]:
+    """One materialization of a search multi-asset: all four tables, then the checks."""
+    layout = _layout_for(context, request, "search")
+    execution = _Execution(context, resource, layout, unit="pages")
+    try:
+        rendered = render_request(request, context.assets_def.partitions_def, execution.values)
+        result: FollowResult[SearchRun] = execution.follower.run_search(
+            rendered,
+            idempotency_key=execution.idempotency_key(rendered.fingerprint),
+            adopt_run_id=execution.run_to_adopt(),
+            dead_runs=execution.dead_runs(),
+            on_started=execution.on_started,
+        )
+        search_id = result.run.search_id
+        # Its own state must say completed (or cancelled, for the partial
+        # result we stopped and kept), whatever the events said.
+        final = execution.follower.read_final(
+            result, lambda: execution.client.get_search_run(search_id)
+        )
+    except (ScoutError, ValueError) as exc:
+        raise _failure(exc) from exc
+    tables = search_tables(
+        final, execution.provenance(final.search_id, " | ".join(rendered.queries), final)
+    )
+    state = "partial (stopped by us)" if result.partial else final.state.value
+    context.log.info(
+        f"search run {final.search_id} {state}: {tables.results.num_rows} results, "
+        f"{tables.sources.num_rows} sources, {tables.findings.num_rows} findings, "
+        f"{final.credits} credits"
+    )
+    metadata = run_metadata(result, final)
+    execution.check_credits(metadata, result, final)
+    yield from execution.outputs(
+        {"results": tables.results, "sources": tables.sources, "findings": tables.findings},
+        metadata,
+        report=(tables.report, report_for_display(tables.report, final.sources)),
+    )
+    yield from execution.checks(tables.results, "result_id")
