@@ -17,7 +17,6 @@ from typing import Any
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     AssetSpec,
     AutomationCondition,
@@ -48,7 +47,7 @@ class _OptionsTranslator(DagsterScoutTranslator):
         description: str | None,
         owners: Sequence[str] | None,
         tags: Mapping[str, str] | None,
-        automation_condition: AutomationCondition[AssetKey] | None,
+        automation_condition: AutomationCondition[Any] | None,
         freshness_policy: FreshnessPolicy | None,
     ) -> None:
         self.inner = inner
@@ -94,7 +93,7 @@ def build_findall_assets(
     description: str | None = None,
     owners: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
-    automation_condition: AutomationCondition[AssetKey] | None = None,
+    automation_condition: AutomationCondition[Any] | None = None,
     freshness_policy: FreshnessPolicy | None = None,
     pool: str | None = "scout",
     resource_key: str = "scout",
@@ -162,7 +161,7 @@ def build_search_assets(
     description: str | None = None,
     owners: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
-    automation_condition: AutomationCondition[AssetKey] | None = None,
+    automation_condition: AutomationCondition[Any] | None = None,
     freshness_policy: FreshnessPolicy | None = None,
     pool: str | None = "scout",
     resource_key: str = "scout",

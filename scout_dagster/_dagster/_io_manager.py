@@ -23,6 +23,7 @@ from dagster import (
     MultiPartitionKey,
     OutputContext,
 )
+from dagster._core.definitions.metadata import TableMetadataSet
 from pydantic import Field, PrivateAttr, field_validator
 
 from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore, check_base_location
@@ -133,6 +134,9 @@ class ScoutParquetIOManager(ConfigurableIOManager):
         context.add_output_metadata(
             {
                 "dagster/uri": MetadataValue.path(written.uri),
+                # What a hive-partitioned reader calls the folder (DuckDB's
+                # read_parquet('<base>/<name>/**/*.parquet'), pyarrow.dataset).
+                **TableMetadataSet(table_name=name, storage_kind="parquet"),
                 "scout/table_bytes": MetadataValue.int(written.bytes),
             }
         )

@@ -65,6 +65,7 @@ class Scenario:
     cancel_takes_s: float = 0.0  # a cancel takes effect this long after it is received
     cancel_failures: int = 0  # cancels answered 503 first (-1: all), before one is accepted
     slow_create_s: float = 0.0  # a create makes its run at once, then answers this much later
+    no_sources: bool = False  # FindAll entities name no source page
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +176,7 @@ class HostileServer:
             {f: f"{f} {i}" for f in fields}
             | ({"name": f"Company {i}"} if "name" in fields else {})
             | ({"website": f"https://company-{i}.example"} if "website" in fields else {})
-            | {"source": f"https://news.example/company-{i}"}
+            | ({} if self.scenario.no_sources else {"source": f"https://news.example/company-{i}"})
             for i in range(size)
         ]
         count, credits = size + self.scenario.count_mismatch, size + 1
