@@ -14,8 +14,8 @@ The layers, each in one place (see ``README.md``):
 - ``scout_dagster.emulator``: a local Scout server for tests, demos and CI.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from ._client import ScoutClient
 from ._config import API_VERSION, DEFAULT_BASE_URL, DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy
@@ -62,8 +62,9 @@ from ._models import (
     StatusMetrics,
 )
 from ._requests import FindAllRequest, SearchRequest
+from ._version import __version__
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._dagster import (
         DagsterScoutTranslator,
         ScoutMetadataSet,
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
         scout_findall_assets,
         scout_search_assets,
     )
-    from ._storage import ParquetStore
+    from ._storage import ParquetStore, WrittenTable
 
 # The Dagster layer and the Parquet storage are imported on first use: the
 # client and the emulator (a process of its own) should not pay for importing
@@ -91,12 +92,13 @@ _LAZY = {
     "build_findall_assets": "._dagster",
     "build_search_assets": "._dagster",
     "ParquetStore": "._storage",
+    "WrittenTable": "._storage",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
         if isinstance(value, type):
             value.__module__ = __name__
         globals()[name] = value
@@ -159,6 +161,8 @@ __all__ = [
     "SearchSource",
     "SearchUsage",
     "StatusMetrics",
+    "WrittenTable",
+    "__version__",
     "build_findall_assets",
     "build_search_assets",
     "scout_findall_assets",

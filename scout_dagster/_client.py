@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
@@ -55,6 +54,7 @@ from ._models import (
 from ._requests import FindAllGenerator, FindAllRequest, SearchDepth, SearchRequest, coerce_request
 from ._retry import call_with_retries
 from ._sse import iter_sse_resuming
+from ._version import __version__
 
 __all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
 
@@ -93,13 +93,6 @@ def run_segment(run_id: str) -> str:
             path="(run id)",
         )
     return quote(run_id, safe="")
-
-
-def _package_version() -> str:
-    try:
-        return version("scout-dagster")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
 
 
 class _BearerAuth(httpx.Auth):
@@ -160,7 +153,7 @@ class ScoutClient:
             headers={
                 "Accept": "application/json",
                 "Scout-Version": API_VERSION,
-                "User-Agent": f"scout-dagster/{_package_version()}",
+                "User-Agent": f"scout-dagster/{__version__}",
             },
         )
 

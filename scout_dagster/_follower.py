@@ -151,7 +151,6 @@ class FollowResult(Generic[RunT]):
         partial: we stopped it (``stop_reason``) and kept its partial result.
         stop_reason: ``"deadline"`` or ``"budget"`` when we cancelled it.
         followed_by: ``"stream"`` or ``"poll"`` (the stream was unavailable).
-        read_by: the deadline of the final read (:meth:`RunFollower.read_final`).
         credits_seen: the most credits any read of the run reported.
     """
 
@@ -161,8 +160,9 @@ class FollowResult(Generic[RunT]):
     partial: bool = False
     stop_reason: StopReason | None = None
     followed_by: Literal["stream", "poll"] = "stream"
-    read_by: Deadline | None = None
     credits_seen: int = 0
+    #: The deadline of the final read (:meth:`RunFollower.read_final`); internal.
+    _read_by: Deadline | None = dataclasses.field(default=None, repr=False)
 
 
 class _Replayed(Exception):
@@ -372,7 +372,7 @@ class RunFollower:
             return self._stop_terminated(kind, run_id, result.run)
         if still_active:
             self._cancel_if_active(kind, run_id, why="its final read never said it completed")
-        when = result.read_by.why if result.read_by else f"{_MAX_FINAL_READS} reads"
+        when = result._read_by.why if result._read_by else f"{_MAX_FINAL_READS} reads"
         seen = (
             f"reading it still said {state.value} after {when}"
             if body is not None
@@ -401,7 +401,7 @@ class RunFollower:
         pause = 0.25
         body: _ReadT | None = None
         state: RunState = RunState.UNKNOWN
-        with within(result.read_by):
+        with within(result._read_by):
             for _ in range(_MAX_FINAL_READS):
                 try:
                     body = read()
@@ -414,8 +414,8 @@ class RunFollower:
                     break
                 if state.is_terminal:
                     self._raise_ended(kind, run_id, state, body, stage="in its final read")
-                if result.read_by is not None and (
-                    body is None or result.read_by.remaining() <= pause
+                if result._read_by is not None and (
+                    body is None or result._read_by.remaining() <= pause
                 ):
                     break
                 if self._terminated():
@@ -876,7 +876,7 @@ class RunFollower:
             adopted=adopted,
             waited_s=self._clock() - started,
             followed_by=followed_by,
-            read_by=deadline,
+            _read_by=deadline,
             credits_seen=max(tracker.credits_seen, run.credits),
         )
 
@@ -920,7 +920,7 @@ class RunFollower:
                 waited_s=waited,
                 partial=True,
                 stop_reason=reason,
-                read_by=grace,
+                _read_by=grace,
                 credits_seen=max(tracker.credits_seen, final.credits),
             )
         error = RunDeadlineExceeded if reason == "deadline" else RunBudgetExceeded
