@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
 
 from dagster import (
@@ -345,7 +345,3 @@ def scout_search_assets(
         backfill_policy=backfill_policy,
         blocking_checks=blocking_checks,
     ).multi_asset()
-
-
-def tables_of(kind: Literal["findall", "search"]) -> Sequence[str]:
-    return FINDALL_TABLES if kind == "findall" else SEARCH_TABLES
