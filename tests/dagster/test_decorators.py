@@ -341,3 +341,17 @@ def test_partitioned_assets_have_partitioned_checks_and_partition_row_counts(
     assert entities["dagster/storage_kind"] == "parquet"
     check_key = AssetCheckKey(AssetKey("ai_entities"), "not_empty")
     assert check_key in assets.check_keys
+
+
+def test_every_create_field_is_documented_where_the_factories_take_it() -> None:
+    """The fields come from the request classes; the factories' docs name them
+    all, so a field added to the contract shows up here as a failure."""
+    from scout_dagster._requests import request_field_names
+
+    for kind, factory in (
+        (FindAllRequest, build_findall_assets),
+        (SearchRequest, build_search_assets),
+    ):
+        first, *rest = request_field_names(kind)
+        doc = factory.__doc__ or ""
+        assert f"``{first}``" in doc and all(f"``{name}``" in doc for name in rest), kind
