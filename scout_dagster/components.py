@@ -1,0 +1,34 @@
+"""Dagster Components for Scout: FindAll and deep-search assets declared in ``defs.yaml``.
+
+Registered with ``dg`` (the ``dagster_dg_cli.registry_modules`` entry point),
+so ``dg list components`` shows them and ``dg scaffold defs`` writes them::
+
+    dg scaffold defs scout_dagster.components.ScoutFindAllComponent ai_infra
+    dg check defs
+
+See ``docs/components.md`` for the attributes.
+"""
+
+from ._dagster._components import (
+    ScoutFindAllComponent,
+    ScoutIOManagerAttributes,
+    ScoutResourceAttributes,
+    ScoutSearchComponent,
+)
+
+__all__ = [
+    "ScoutFindAllComponent",
+    "ScoutIOManagerAttributes",
+    "ScoutResourceAttributes",
+    "ScoutSearchComponent",
+]
+
+# Show them as scout_dagster.components.X, the type name defs.yaml uses.
+for _cls in (
+    ScoutFindAllComponent,
+    ScoutIOManagerAttributes,
+    ScoutResourceAttributes,
+    ScoutSearchComponent,
+):
+    _cls.__module__ = __name__
+del _cls
