@@ -1,0 +1,1 @@
+"""A dg project: Scout assets declared as components in ``defs/``."""
