@@ -8,6 +8,7 @@ with the request's (or the factory's) own message.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -128,9 +129,12 @@ print(component.request.region, component.request.exclude_domains)
 
 
 def test_a_field_added_to_a_request_is_in_the_yaml_with_no_edit_to_the_component() -> None:
+    # Imports only: no run, no instance; still no Scout settings of the developer's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCOUT_", "DAGSTER_"))}
     result = subprocess.run(
         [sys.executable, "-c", WIDER_REQUEST],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
