@@ -34,8 +34,8 @@ def _summary(results: list[ExecuteInProcessResult]) -> None:
         rows = _value(metadata, "dagster/row_count")
         credits = _value(metadata, "scout/credits")
         run_id = _value(metadata, "scout/run_id")
-        if run_id is not None:
-            credits_by_run[run_id] = int(credits or 0)
+        if run_id is not None and credits is not None:  # on one table per remote run
+            credits_by_run[run_id] = int(credits)
         print(
             f"{materialization.asset_key.to_user_string():<26} "
             f"{'' if rows is None else rows!s:>6} {'' if credits is None else credits!s:>8}  "

@@ -47,7 +47,12 @@ from .._tables import FindAllBody, Provenance, entity_columns, read_findall, sea
 from .._termination import TerminationWatch
 from ._checks import check_results
 from ._metadata import run_metadata, table_metadata
-from ._partitions import partition_key_of, partition_values, render_request
+from ._partitions import (
+    check_request_templates,
+    partition_key_of,
+    partition_values,
+    render_request,
+)
 from ._translator import ScoutMetadataSet
 
 if TYPE_CHECKING:
@@ -383,6 +388,13 @@ def _layout_for(
             description=f"this asset was declared with @scout_{layout.kind}_assets; "
             f"its body must call {other}, not run_{kind}"
         )
+    try:
+        # Partitions added after the decorator checked the request (say, by a
+        # Component's post_processing) must still be named by it: else every
+        # partition would pay for the same run.
+        check_request_templates(request, context.assets_def.partitions_def)
+    except ValueError as exc:
+        raise Failure(description=f"{exc}. Nothing was sent.") from None
     if request.fingerprint != layout.fingerprint:
         # The tables' columns and code version were derived from the declared
         # request: another request would not fit them.

@@ -339,12 +339,6 @@ def test_another_variable_is_read_where_the_run_executes(
     assert resource.api_key == "ACME_SCOUT_KEY"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Dagster's post_processing can set partitions_def after the factory checked the "
-    "query against the partitions; the factory's assets do not refuse it yet, so every "
-    "partition pays for the same query (docs/components.md, Partitions)",
-)
 def test_partitions_set_by_post_processing_are_refused(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -360,10 +354,9 @@ def test_partitions_set_by_post_processing_are_refused(
         """),
         "        ",
     )
-    try:
-        with defs_from_yaml({"companies": yaml}) as defs:
-            job = defs.resolve_implicit_global_asset_job_def()
-            result = job.execute_in_process(partition_key="2026-01-02", raise_on_error=False)
-    except Exception:
-        return  # refused at load
+    with defs_from_yaml({"companies": yaml}) as defs:
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(partition_key="2026-01-02", raise_on_error=False)
     assert not result.success and emulator.ledger.creates() == 0, "refused before any run"
+    failure = result.get_step_failure_events()[0].step_failure_data
+    assert failure.error is not None and "names no partition" in failure.error.message

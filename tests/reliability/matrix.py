@@ -425,14 +425,21 @@ class Matrix:
                 f"{outcome.rows_lost} rows lost, {outcome.rows_duplicated} duplicated"
             )
         credits = {r.run_id: r.credits for r in runs}
+        # Credits are counted once per remote run, on one table of it.
+        counted: Counter[str] = Counter()
         for event in result.get_asset_materialization_events():
             metadata = event.step_materialization_data.materialization.metadata
             run_id = metadata["scout/run_id"].value
+            if "scout/credits" not in metadata:
+                continue
+            counted[run_id] += 1
             if metadata["scout/credits"].value != credits.get(run_id):
                 outcome.problems.append(
                     f"credits in metadata {metadata['scout/credits'].value} != ledger "
                     f"{credits.get(run_id)}"
                 )
+        if any(times != 1 for times in counted.values()) or not counted:
+            outcome.problems.append(f"credits counted {dict(counted)} times per run, not once")
 
     def _check_failed(self, outcome: RunResult, result: Any, base: Path, kind: str) -> None:
         outcome.outcome = "clean failure"

@@ -63,10 +63,15 @@ def test_many_assets_at_once_succeed_or_fail_cleanly(
     assert max(creates.values()) == 1, "one create per asset at most"
     assert all("/v1/" in m or " run " in m for m in messages), messages
     assert len(failures) <= 2, messages  # retries absorb these fault rates
+    counted: Counter[str] = Counter()
     for event in materializations:
         materialization = event.step_materialization_data.materialization
         metadata = materialization.metadata
-        assert metadata["scout/credits"].value == runs[str(metadata["scout/run_id"].value)]
+        run_id = str(metadata["scout/run_id"].value)
+        if "scout/credits" in metadata:  # once per remote run, on its primary table
+            counted[run_id] += 1
+            assert metadata["scout/credits"].value == runs[run_id]
         if "dagster/row_count" in metadata:
             path = metadata["dagster/uri"].value
             assert pq.read_metadata(path).num_rows == metadata["dagster/row_count"].value
+    assert set(counted.values()) <= {1}
