@@ -19,6 +19,11 @@ def test_the_readme_shows_the_example_as_it_is() -> None:
     assert f"```python\n{code}```" in (ROOT / "README.md").read_text()
 
 
+def test_the_readme_shows_the_example_defs_yaml_as_it_is() -> None:
+    defs_yaml = ROOT / "examples/dg_project/scout_dg_example/defs/ai_funding/defs.yaml"
+    assert f"```yaml\n{defs_yaml.read_text()}```" in (ROOT / "README.md").read_text()
+
+
 def test_the_decorator_example_materializes_every_table(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
