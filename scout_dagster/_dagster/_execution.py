@@ -42,7 +42,7 @@ from .._follower import FollowResult, RunFollower, RunProgress
 from .._http import truncate
 from .._models import FindAllRun, RunStatus, SearchRun
 from .._report import report_for_display
-from .._requests import FindAllRequest, SearchRequest
+from .._requests import AnyRequest, FindAllRequest, SearchRequest
 from .._tables import FindAllBody, Provenance, entity_columns, read_findall, search_tables
 from .._termination import TerminationWatch
 from ._checks import check_results
@@ -263,6 +263,25 @@ class _Execution:
 
         return report
 
+    def render(self, request: AnyRequest) -> AnyRequest:
+        """The request for this execution's partition."""
+        return render_request(request, self.context.assets_def.partitions_def, self.values)
+
+    def follow(self, rendered: FindAllRequest | SearchRequest) -> FollowResult[Any]:
+        """Create the run (or adopt the one an earlier attempt started) and follow it."""
+        run = (
+            self.follower.run_findall
+            if isinstance(rendered, FindAllRequest)
+            else self.follower.run_search
+        )
+        return run(
+            rendered,  # type: ignore[arg-type]
+            idempotency_key=self.idempotency_key(rendered.fingerprint),
+            adopt_run_id=self.run_to_adopt(),
+            dead_runs=self.dead_runs(),
+            on_started=self.on_started,
+        )
+
     def warn(self, metadata: dict[str, Any], message: str) -> None:
         """A fact about the run that does not stop the load, but is worth a look."""
         self.context.log.warning(message)
@@ -448,14 +467,8 @@ def materialize_findall(
     execution = _Execution(context, resource, layout, unit="entities")
     columns = entity_columns(request)
     try:
-        rendered = render_request(request, context.assets_def.partitions_def, execution.values)
-        result: FollowResult[FindAllRun] = execution.follower.run_findall(
-            rendered,
-            idempotency_key=execution.idempotency_key(rendered.fingerprint),
-            adopt_run_id=execution.run_to_adopt(),
-            dead_runs=execution.dead_runs(),
-            on_started=execution.on_started,
-        )
+        rendered = execution.render(request)
+        result: FollowResult[FindAllRun] = execution.follow(rendered)
         # The body is read from its bytes by pyarrow, facts and tables in
         # one parse: a run of a million entities does not become a million
         # Python dicts here (unless it does not fit the declared types).
@@ -502,14 +515,8 @@ def materialize_search(
     layout = _layout_for(context, request, "search")
     execution = _Execution(context, resource, layout, unit="pages")
     try:
-        rendered = render_request(request, context.assets_def.partitions_def, execution.values)
-        result: FollowResult[SearchRun] = execution.follower.run_search(
-            rendered,
-            idempotency_key=execution.idempotency_key(rendered.fingerprint),
-            adopt_run_id=execution.run_to_adopt(),
-            dead_runs=execution.dead_runs(),
-            on_started=execution.on_started,
-        )
+        rendered = execution.render(request)
+        result: FollowResult[SearchRun] = execution.follow(rendered)
         search_id = result.run.search_id
         # Its own state must say completed (or cancelled, for the partial
         # result we stopped and kept), whatever the events said.
