@@ -11,7 +11,9 @@ from scout_dagster import (
     ScoutParquetIOManager,
     ScoutResource,
     ScoutTableProps,
+    SearchRequest,
     scout_findall_assets,
+    scout_search_assets,
 )
 
 
@@ -48,7 +50,19 @@ def ai_infra(context: AssetExecutionContext, scout: ScoutResource) -> Iterator[A
     yield from scout.run_findall(context, ai_infra_request)
 
 
+ev_market_request = SearchRequest(
+    ("latest electric vehicle market trends",),
+    objective="Where is the EV market going?",
+    freshness="month",
+)
+
+
+@scout_search_assets(name="ev_market", request=ev_market_request, keep_partial_on_timeout=True)
+def ev_market(context: AssetExecutionContext, scout: ScoutResource) -> Iterator[Any]:
+    yield from scout.run_search(context, ev_market_request)
+
+
 defs = Definitions(
-    assets=[ai_infra],
+    assets=[ai_infra, ev_market],
     resources={"scout": ScoutResource.from_env(), "scout_io_manager": ScoutParquetIOManager()},
 )

@@ -272,7 +272,7 @@ class SearchRequest:
     kind: Literal["search"] = dataclasses.field(default="search", init=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.queries, str) or not self.queries:
+        if isinstance(self.queries, str | Mapping | set | frozenset) or not self.queries:
             raise ValueError(f"queries must be a non-empty list of strings, got {self.queries!r}")
         object.__setattr__(self, "queries", tuple(self.queries))
         if len(self.queries) > MAX_SEARCH_QUERIES:
@@ -332,17 +332,20 @@ def coerce_request(kind: type[AnyRequest], given: object, fields: Mapping[str, A
     some of its values), or the value of its first field (the query, the
     queries) with the rest as keywords, or only keywords. So every create field is named once,
     in the request class, and each caller takes them all."""
-    if isinstance(given, kind):
-        return dataclasses.replace(given, **fields) if fields else given
-    if isinstance(given, FindAllRequest | SearchRequest):
-        raise TypeError(f"expected a {kind.__name__}, got a {type(given).__name__}")
-    first = request_field_names(kind)[0]
     unknown = sorted(set(fields) - set(request_field_names(kind)))
     if unknown:
         raise TypeError(
             f"{kind.__name__} has no field(s) {', '.join(unknown)}; its fields are "
             f"{', '.join(request_field_names(kind))}"
         )
+    if isinstance(given, kind):
+        return dataclasses.replace(given, **fields) if fields else given
+    if isinstance(given, FindAllRequest | SearchRequest | Mapping):
+        raise TypeError(
+            f"expected a {kind.__name__}, got a {type(given).__name__}: write "
+            f"{kind.__name__}(...) or pass its fields as keywords"
+        )
+    first = request_field_names(kind)[0]
     if given is None:
         return kind(**fields)
     if first in fields:

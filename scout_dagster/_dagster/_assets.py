@@ -219,9 +219,16 @@ def _request(
 ) -> Any:
     """The factory's request: ``request=``, or the first field plus keywords."""
     if given is not None:
-        if first is not None:
-            raise ValueError(f"give {first_name} or request, not both")
-        return coerce_request(kind, given, fields)
+        if first is not None or fields:
+            also = first_name if first is not None else ", ".join(sorted(fields))
+            raise ValueError(
+                f"give request or its fields, not both: {also} given beside request= "
+                f"(set them in the {kind.__name__} instead)"
+            )
+        try:
+            return coerce_request(kind, given, fields)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
     if first is None:
         raise ValueError(f"give {first_name} (or request={kind.__name__}(...))")
     try:

@@ -38,7 +38,8 @@ NO_KEY_MESSAGE = (
     f"workers (or pass api_key=EnvVar('{API_KEY_ENV}')). Nothing was sent and nothing "
     "was written. For synthetic data from the local emulator instead, opt in "
     "explicitly: ScoutResource.from_env(emulator_without_key=True), or "
-    "ScoutResource.for_local_emulator()"
+    "ScoutResource.for_local_emulator() (in a Component's defs.yaml: "
+    "resource: {emulator_without_key: true})"
 )
 
 #: Keys given as literal strings, by reference. Dagster keeps a resource's

@@ -144,8 +144,15 @@ def test_the_factory_takes_a_request_or_its_fields_not_both() -> None:
         AssetKey("a_entities"),
         AssetKey("a_citations"),
     }
-    with pytest.raises(ValueError, match="give query or request, not both"):
+    with pytest.raises(ValueError, match="give request or its fields, not both: query given"):
         build_findall_assets("a", QUERY, request=REQUEST)
+    with pytest.raises(ValueError, match="not both: limit given beside request="):
+        build_findall_assets("a", request=REQUEST, limit=3)
+    # A mapping is not a request (its keys would become the queries of a paid run).
+    with pytest.raises(ValueError, match="expected a SearchRequest, got a dict"):
+        build_search_assets("a", request={"queries": ["heat pumps"]})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="queries must be a non-empty list of strings"):
+        SearchRequest({"heat pumps": 1})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"has no field.*fieldz.*its fields are query, fields"):
         build_findall_assets("a", QUERY, fieldz=["name"])
     with pytest.raises(ValueError, match="request must be a FindAllRequest"):

@@ -46,4 +46,11 @@ def test_the_decorator_example_materializes_every_table(
     assert 0 < entities.num_rows <= 25
     assert set(entities.column("run_id").to_pylist()) == {snapshot.run_id}
     assert set(citations.column("run_id").to_pylist()) == {snapshot.run_id}
-    assert decorators.defs.resolve_asset_graph().get_all_asset_keys() == assets.keys
+    search = decorators.ev_market
+    assert materialize([search], resources=resources).success
+    (_, searched) = emulator.ledger.runs()
+    assert searched.request_body["freshness"] == "month"
+    report = (tmp_path / "ev_market_report" / "report.md").read_text()
+    assert report and "[1]" in report
+    graph = decorators.defs.resolve_asset_graph()
+    assert graph.get_all_asset_keys() == assets.keys | search.keys
