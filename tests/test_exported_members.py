@@ -155,3 +155,16 @@ def test_nothing_public_takes_or_returns_a_private_type() -> None:
             if private:
                 offenders[where] = private
     assert offenders == {}
+
+
+def test_the_components_module_is_pinned() -> None:
+    from scout_dagster import components
+
+    assert components.__all__ == [
+        "ScoutFindAllComponent",
+        "ScoutIOManagerAttributes",
+        "ScoutResourceAttributes",
+        "ScoutSearchComponent",
+    ]
+    for name in components.__all__:
+        assert getattr(components, name).__module__ == "scout_dagster.components"
