@@ -30,6 +30,7 @@ from dagster import (
 from .._requests import FindAllRequest, SearchRequest, coerce_request
 from ._decorators import declare
 from ._execution import PRIMARY_TABLE
+from ._output_types import TableType
 from ._translator import DagsterScoutTranslator, ScoutTableProps
 
 __all__ = ["build_findall_assets", "build_search_assets"]
@@ -101,6 +102,7 @@ def build_findall_assets(
     retry_policy: RetryPolicy | None = None,
     backfill_policy: BackfillPolicy | None = None,
     blocking_checks: bool = False,
+    table_type: TableType | None = None,
     **request_fields: Any,
 ) -> AssetsDefinition:
     """A FindAll run as two tables: ``<name>_entities`` and ``<name>_citations``.
@@ -137,6 +139,7 @@ def build_findall_assets(
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
         blocking_checks=blocking_checks,
+        table_type=table_type,
     )
 
     @declaration.multi_asset(required_resource_keys={resource_key})
@@ -169,6 +172,7 @@ def build_search_assets(
     retry_policy: RetryPolicy | None = None,
     backfill_policy: BackfillPolicy | None = None,
     blocking_checks: bool = False,
+    table_type: TableType | None = None,
     **request_fields: Any,
 ) -> AssetsDefinition:
     """A deep-search run as ``<name>_results``, ``_sources``, ``_findings`` and ``_report``.
@@ -205,6 +209,7 @@ def build_search_assets(
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
         blocking_checks=blocking_checks,
+        table_type=table_type,
     )
 
     @declaration.multi_asset(required_resource_keys={resource_key})

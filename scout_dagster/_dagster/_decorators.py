@@ -43,6 +43,7 @@ from .._tables import (
 from ._checks import check_specs
 from ._execution import PRIMARY_TABLE
 from ._metadata import column_schema
+from ._output_types import TABLE_TYPES, TableType
 from ._partitions import check_request_templates
 from ._translator import (
     FINDALL_TABLES,
@@ -77,6 +78,7 @@ class _Declaration:
     retry_policy: RetryPolicy | None
     backfill_policy: BackfillPolicy | None
     blocking_checks: bool
+    table_type: TableType | None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -114,6 +116,11 @@ class _Declaration:
             if not isinstance(getattr(self, flag), bool):
                 shown = "keep_partial_on_timeout" if flag == "keep_partial" else flag
                 raise ValueError(f"{shown} must be True or False, got {getattr(self, flag)!r}")
+        if self.table_type is not None and self.table_type not in TABLE_TYPES:
+            raise ValueError(
+                f"table_type must be one of {', '.join(TABLE_TYPES)} (or None: taken from the "
+                f"IO manager), got {self.table_type!r}"
+            )
         object.__setattr__(
             self, "backfill_policy", _backfill_policy(self.backfill_policy, self.partitions_def)
         )
@@ -167,6 +174,7 @@ class _Declaration:
                 credit_budget=self.credit_budget,
                 keep_partial=self.keep_partial,
                 blocking_checks=self.blocking_checks,
+                table_type=self.table_type,
             )
             spec = spec.merge_attributes(metadata=dict(facts))
             if spec.code_version is None:
@@ -236,6 +244,7 @@ def declare(
     retry_policy: RetryPolicy | None,
     backfill_policy: BackfillPolicy | None,
     blocking_checks: bool,
+    table_type: TableType | None = None,
 ) -> _Declaration:
     return _Declaration(
         kind=kind,
@@ -251,6 +260,7 @@ def declare(
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
         blocking_checks=blocking_checks,
+        table_type=table_type,
     )
 
 
@@ -267,6 +277,7 @@ def scout_findall_assets(
     retry_policy: RetryPolicy | None = None,
     backfill_policy: BackfillPolicy | None = None,
     blocking_checks: bool = False,
+    table_type: TableType | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """A FindAll run as two tables, ``<name>_entities`` and ``<name>_citations``.
 
@@ -290,6 +301,12 @@ def scout_findall_assets(
         backfill_policy: must be one partition per run (the default).
         blocking_checks: a failed check (empty run, duplicate ids, rows without
             a source URL) stops the assets downstream of this run.
+        table_type: ``"arrow"``, ``"pandas"`` or ``"polars"``: what the tables
+            are handed to their IO manager as. None (the default): what the IO
+            manager takes, when it says (``ScoutParquetIOManager`` and
+            Dagster's DuckDB, Snowflake, BigQuery, Delta and Iceberg IO
+            managers do), else Arrow. The report is Markdown text for
+            ``ScoutParquetIOManager`` and a one-row table for any other.
     """
     return declare(
         "findall",
@@ -305,6 +322,7 @@ def scout_findall_assets(
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
         blocking_checks=blocking_checks,
+        table_type=table_type,
     ).multi_asset()
 
 
@@ -322,6 +340,7 @@ def scout_search_assets(
     retry_policy: RetryPolicy | None = None,
     backfill_policy: BackfillPolicy | None = None,
     blocking_checks: bool = False,
+    table_type: TableType | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """A deep-search run as ``<name>_results``, ``_sources``, ``_findings`` and ``_report``.
 
@@ -344,4 +363,5 @@ def scout_search_assets(
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
         blocking_checks=blocking_checks,
+        table_type=table_type,
     ).multi_asset()

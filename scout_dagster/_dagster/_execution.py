@@ -47,6 +47,7 @@ from .._tables import FindAllBody, Provenance, entity_columns, read_findall, sea
 from .._termination import TerminationWatch
 from ._checks import check_results
 from ._metadata import run_metadata, table_metadata
+from ._output_types import TABLE_TYPES, TableType, as_output, report_table, table_type_for
 from ._partitions import (
     check_request_templates,
     partition_key_of,
@@ -84,16 +85,22 @@ class ScoutAssetLayout:
     timeout_s: float
     credit_budget: int | None
     keep_partial: bool
+    io_manager_keys: Mapping[str, str]  # table -> the key of its IO manager
+    table_type: TableType | None  # as the decorator was told; None: detect
 
     @classmethod
     def of(cls, context: AssetExecutionContext) -> "ScoutAssetLayout":
         keys: dict[str, AssetKey] = {}
+        io_manager_keys: dict[str, str] = {}
         found: ScoutMetadataSet | None = None
         for spec in context.assets_def.specs:
             facts = ScoutMetadataSet.extract(spec.metadata)
             if facts.table is None:
                 continue
             keys[facts.table] = spec.key
+            io_manager_keys[facts.table] = str(
+                spec.metadata.get("dagster/io_manager_key", "io_manager")
+            )
             found = facts
         if found is None or found.kind is None or found.name is None:
             raise Failure(
@@ -109,11 +116,20 @@ class ScoutAssetLayout:
             timeout_s=found.timeout_s or 3600.0,
             credit_budget=found.credit_budget,
             keep_partial=bool(found.keep_partial),
+            io_manager_keys=io_manager_keys,
+            table_type=_table_type_named(found.table_type),
         )
 
     @property
     def primary_key(self) -> AssetKey:
         return self.keys[PRIMARY_TABLE[self.kind]]
+
+
+def _table_type_named(name: str | None) -> TableType | None:
+    for table_type in TABLE_TYPES:
+        if name == table_type:
+            return table_type
+    return None
 
 
 def _content_version(table: pa.Table) -> DataVersion:
@@ -313,9 +329,11 @@ class _Execution:
         self,
         tables: Mapping[str, pa.Table],
         facts: Mapping[str, Any],
+        provenance: Provenance,
         report: tuple[str, str] | None = None,
     ) -> Iterator[Output[Any]]:
-        """Every table of the run, in one go (the multi-asset is not subsettable).
+        """Every table of the run, in one go (the multi-asset is not subsettable),
+        each in the type its IO manager takes (:mod:`._output_types`).
 
         The run's credits go on the primary table only, so that summing
         ``scout/credits`` over a Dagster run's materializations gives what
@@ -340,7 +358,8 @@ class _Execution:
             }
             if key != primary:
                 metadata["scout/credits_on"] = MetadataValue.text(primary.to_user_string())
-            yield self._output(key, table, metadata, _content_version(table))
+            table_type, _ = self._table_type(table_name)
+            yield self._output(key, as_output(table, table_type), metadata, _content_version(table))
         if report is not None:
             raw, shown = report
             key = self.layout.keys["report"]
@@ -351,7 +370,16 @@ class _Execution:
                 "report_chars": MetadataValue.int(len(raw)),
             }
             version = DataVersion(hashlib.sha256(raw.encode()).hexdigest()[:24])
-            yield self._output(key, raw, metadata, version)
+            table_type, text_ok = self._table_type("report")
+            # A table IO manager stores no text: the report as one row.
+            stored = (
+                raw if text_ok else as_output(report_table(raw, provenance.columns(1)), table_type)
+            )
+            yield self._output(key, stored, metadata, version)
+
+    def _table_type(self, table: str) -> tuple[TableType, bool]:
+        io_manager = getattr(self.context.resources, self.layout.io_manager_keys[table], None)
+        return table_type_for(io_manager, self.layout.table_type)
 
     @staticmethod
     def _output(
@@ -484,7 +512,8 @@ def materialize_findall(
     except (ScoutError, ValueError) as exc:
         raise _failure(exc) from exc
     final = _with_body_status(result.run, body)
-    tables = body.tables(execution.provenance(final.findall_id, rendered.query, final))
+    provenance = execution.provenance(final.findall_id, rendered.query, final)
+    tables = body.tables(provenance)
     context.log.info(
         f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
         f"{tables.citations.num_rows} citations, {final.credits} credits"
@@ -500,7 +529,7 @@ def materialize_findall(
         )
     execution.check_credits(metadata, result, final)
     yield from execution.outputs(
-        {"entities": tables.entities, "citations": tables.citations}, metadata
+        {"entities": tables.entities, "citations": tables.citations}, metadata, provenance
     )
     yield from execution.checks(tables.entities, "entity_id")
 
@@ -525,9 +554,8 @@ def materialize_search(
         )
     except (ScoutError, ValueError) as exc:
         raise _failure(exc) from exc
-    tables = search_tables(
-        final, execution.provenance(final.search_id, " | ".join(rendered.queries), final)
-    )
+    provenance = execution.provenance(final.search_id, " | ".join(rendered.queries), final)
+    tables = search_tables(final, provenance)
     state = "partial (stopped by us)" if result.partial else final.state.value
     context.log.info(
         f"search run {final.search_id} {state}: {tables.results.num_rows} results, "
@@ -539,6 +567,7 @@ def materialize_search(
     yield from execution.outputs(
         {"results": tables.results, "sources": tables.sources, "findings": tables.findings},
         metadata,
+        provenance,
         report=(tables.report, report_for_display(tables.report, final.sources)),
     )
     yield from execution.checks(tables.results, "result_id")

@@ -22,7 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from dagster import AssetKey, AssetSpec, PartitionsDefinition, TableSchema
+from dagster import (
+    AssetKey,
+    AssetSpec,
+    MultiPartitionsDefinition,
+    PartitionsDefinition,
+    TableSchema,
+    TimeWindowPartitionsDefinition,
+)
 from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSet
 
 from .._requests import FindAllRequest, SearchRequest
@@ -69,9 +76,12 @@ class DagsterScoutTranslator:
     """
 
     def get_asset_spec(self, props: ScoutTableProps) -> AssetSpec:
-        metadata = {}
+        metadata: dict[str, object] = {}
         if props.table_schema is not None:
             metadata["dagster/column_schema"] = props.table_schema
+        partition_expr = self.get_partition_expr(props)
+        if partition_expr is not None:
+            metadata["partition_expr"] = partition_expr
         return AssetSpec(
             key=AssetKey(f"{props.name}_{props.table}"),
             description=self.get_description(props),
@@ -79,6 +89,19 @@ class DagsterScoutTranslator:
             kinds={"scout", "markdown" if props.is_report else "parquet"},
             metadata=metadata,
         )
+
+    def get_partition_expr(self, props: ScoutTableProps) -> str | None:
+        """The column a warehouse IO manager selects a partition's rows by
+        (``partition_expr``), so re-materializing a partition replaces exactly
+        its rows: the window start of a time-window partition, else the key.
+        None for unpartitioned and multi-partitioned tables (a multi-partition
+        has no column per dimension)."""
+        partitions = props.partitions_def
+        if partitions is None or isinstance(partitions, MultiPartitionsDefinition):
+            return None
+        if isinstance(partitions, TimeWindowPartitionsDefinition):
+            return "partition_start"
+        return "partition_key"
 
     def get_description(self, props: ScoutTableProps) -> str:
         request = props.request
@@ -115,6 +138,7 @@ class ScoutMetadataSet(NamespacedMetadataSet):
     credit_budget: int | None = None
     keep_partial: bool | None = None
     blocking_checks: bool | None = None
+    table_type: str | None = None
 
     @classmethod
     def namespace(cls) -> str:

@@ -1,0 +1,169 @@
+"""The ecosystem's warehouse IO managers, bound as the Scout IO manager, unchanged.
+
+Each case materializes FindAll and search assets against the emulator into a
+real engine (DuckDB through pandas and polars, Delta Lake, Iceberg on a SQL
+catalog backed by SQLite), reads the rows back with that engine, and
+re-materializes a partition to find it replaced, not appended.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from dagster import (
+    DailyPartitionsDefinition,
+    StaticPartitionsDefinition,
+    materialize,
+)
+
+from scout_dagster import ScoutResource, build_findall_assets, build_search_assets
+from scout_dagster.emulator import EmulatorServer
+from tests.conftest import TEST_KEY
+
+SCHEMA = "scout"
+
+
+@dataclass
+class Warehouse:
+    name: str
+    io_manager: Any
+    read: Callable[[str], pa.Table]  # table name -> its rows, read by the engine itself
+
+
+def _duckdb(path: Path, io_manager: Any) -> Warehouse:
+    import duckdb
+
+    def read(table: str) -> pa.Table:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.sql(f"select * from {SCHEMA}.{table}").arrow().read_all()
+
+    return Warehouse("duckdb", io_manager, read)
+
+
+def duckdb_pandas(tmp: Path) -> Warehouse:
+    from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+    path = tmp / "warehouse.duckdb"
+    return _duckdb(path, DuckDBPandasIOManager(database=str(path), schema=SCHEMA))
+
+
+def duckdb_polars(tmp: Path) -> Warehouse:
+    from dagster_duckdb_polars import DuckDBPolarsIOManager
+
+    path = tmp / "warehouse.duckdb"
+    return _duckdb(path, DuckDBPolarsIOManager(database=str(path), schema=SCHEMA))
+
+
+def delta(tmp: Path) -> Warehouse:
+    from dagster_deltalake import DeltaLakePyarrowIOManager, LocalConfig
+    from deltalake import DeltaTable
+
+    root = tmp / "delta"
+    io_manager = DeltaLakePyarrowIOManager(
+        root_uri=str(root), storage_options=LocalConfig(), schema=SCHEMA
+    )
+    return Warehouse(
+        "delta", io_manager, lambda table: DeltaTable(str(root / SCHEMA / table)).to_pyarrow_table()
+    )
+
+
+def iceberg(tmp: Path) -> Warehouse:
+    from dagster_iceberg.config import IcebergCatalogConfig
+    from dagster_iceberg.io_manager.arrow import PyArrowIcebergIOManager
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    (tmp / "warehouse").mkdir()
+    properties = {
+        "uri": f"sqlite:///{tmp}/catalog.db",
+        "warehouse": f"file://{tmp}/warehouse",
+    }
+    # The IO manager writes into a namespace that exists (the README says so).
+    SqlCatalog("scout", **properties).create_namespace(SCHEMA)
+    io_manager = PyArrowIcebergIOManager(
+        name="scout", config=IcebergCatalogConfig(properties=properties), namespace=SCHEMA
+    )
+
+    def read(table: str) -> pa.Table:
+        catalog = SqlCatalog("scout", **properties)
+        return catalog.load_table(f"{SCHEMA}.{table}").scan().to_arrow()
+
+    return Warehouse("iceberg", io_manager, read)
+
+
+WAREHOUSES = [duckdb_pandas, duckdb_polars, delta, iceberg]
+
+
+@pytest.fixture(params=WAREHOUSES, ids=lambda f: f.__name__)
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    yield request.param(tmp_path)
+
+
+def resources(emulator: EmulatorServer, warehouse: Warehouse) -> dict[str, Any]:
+    return {
+        "scout": ScoutResource(api_key=TEST_KEY, base_url=emulator.url),
+        "scout_io_manager": warehouse.io_manager,
+    }
+
+
+def test_findall_and_search_tables_land_and_read_back(
+    emulator: EmulatorServer, warehouse: Warehouse
+) -> None:
+    findall = build_findall_assets("ai", "AI infrastructure companies", limit=5)
+    search = build_search_assets("ev", ["ev market trends"], objective="Where to?", limit=3)
+    result = materialize([findall, search], resources=resources(emulator, warehouse))
+    assert result.success
+    runs = {run.kind: run for run in emulator.ledger.runs()}
+
+    entities = warehouse.read("ai_entities")
+    assert entities.num_rows == 5
+    assert set(entities.column("run_id").to_pylist()) == {runs["findall"].run_id}
+    assert warehouse.read("ai_citations").num_rows > 0
+    results = warehouse.read("ev_results")
+    assert results.num_rows > 0
+    assert set(results.column("run_id").to_pylist()) == {runs["search"].run_id}
+    # The report, in a table IO manager, is one row: the Markdown as the API sent it.
+    report = warehouse.read("ev_report")
+    assert report.num_rows == 1
+    text = report.column("report")[0].as_py()
+    assert "[1]" in text and report.column("report_chars")[0].as_py() == len(text)
+    assert warehouse.read("ev_sources").num_rows > 0 and warehouse.read("ev_findings").num_rows > 0
+
+
+def _rows_by_partition(table: pa.Table) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in table.column("partition_key").to_pylist():
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize(
+    "partitions_def, query",
+    [
+        (StaticPartitionsDefinition(["emea", "apac"]), "AI companies in {partition_key}"),
+        (
+            DailyPartitionsDefinition(start_date="2026-01-01"),
+            "AI companies in the news on {start:%B %d, %Y}",
+        ),
+    ],
+    ids=["static", "daily"],
+)
+def test_rematerializing_a_partition_replaces_exactly_its_rows(
+    emulator: EmulatorServer,
+    warehouse: Warehouse,
+    partitions_def: Any,
+    query: str,
+) -> None:
+    assets = build_findall_assets("reg", query, limit=4, partitions_def=partitions_def)
+    first, second = partitions_def.get_partition_keys()[:2]
+    for key in (first, first, second, first):
+        result = materialize([assets], resources=resources(emulator, warehouse), partition_key=key)
+        assert result.success
+    entities = warehouse.read("reg_entities")
+    assert _rows_by_partition(entities) == {first: 4, second: 4}
+    # The first partition's rows are those of its last run only.
+    rows = entities.filter(pc.equal(entities.column("partition_key"), first))
+    assert set(rows.column("run_id").to_pylist()) == {emulator.ledger.runs()[-1].run_id}
