@@ -432,6 +432,13 @@ class _ScoutComponent(Component, Resolvable):
     ] = "scout"
     retry_policy: ResolvedRetryPolicy = None
     blocking_checks: bool = False
+    table_type: Annotated[
+        Literal["arrow", "pandas", "polars"] | None,
+        Resolver.default(
+            description="What the tables are handed to their IO manager as; unset: what "
+            "the IO manager takes."
+        ),
+    ] = None
     resource: ScoutResourceAttributes = dataclasses.field(default_factory=ScoutResourceAttributes)
     io_manager: ScoutIOManagerAttributes = dataclasses.field(
         default_factory=ScoutIOManagerAttributes
@@ -462,6 +469,7 @@ class _ScoutComponent(Component, Resolvable):
             "pool": self.pool,
             "retry_policy": self.retry_policy,
             "blocking_checks": self.blocking_checks,
+            "table_type": self.table_type,
             "resource_key": self.resource.key,
             "io_manager_key": self.io_manager.key,
         }
