@@ -84,6 +84,11 @@ def run_metadata(result: FollowResult[Any], final: FindAllRun | SearchRun) -> di
         "scout/adopted": MetadataValue.bool(result.adopted),
         "scout/followed_by": MetadataValue.text(result.followed_by),
     }
+    # When the remote run was created and ended, as the API said (ISO 8601):
+    # the runs ledger's created_at and completed_at.
+    for moment, value in (("created_at", final.created_at), ("completed_at", final.completed_at)):
+        if value is not None:
+            metadata[f"scout/{moment}"] = MetadataValue.text(value.isoformat())
     if isinstance(final, FindAllRun):
         metadata["scout/entity_count"] = MetadataValue.int(final.count)
     if isinstance(final, SearchRun):
