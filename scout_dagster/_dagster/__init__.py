@@ -2,6 +2,7 @@
 
 from ._assets import build_findall_assets, build_search_assets
 from ._decorators import scout_findall_assets, scout_search_assets
+from ._history import build_current_entities, build_scout_runs_ledger
 from ._io_manager import ScoutParquetIOManager
 from ._resource import ScoutResource
 from ._translator import DagsterScoutTranslator, ScoutMetadataSet, ScoutTableProps
@@ -12,7 +13,9 @@ __all__ = [
     "ScoutParquetIOManager",
     "ScoutResource",
     "ScoutTableProps",
+    "build_current_entities",
     "build_findall_assets",
+    "build_scout_runs_ledger",
     "build_search_assets",
     "scout_findall_assets",
     "scout_search_assets",
