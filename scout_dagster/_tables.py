@@ -8,10 +8,49 @@ FindAll runs become two tables:
 
 Search runs become results, sources and findings tables.
 
-Every row carries provenance: ``run_id``, the query, ``fetched_at`` and the
-``partition_key`` (null when unpartitioned). The schema depends only on the
-column spec (the requested fields or output schema), never on the data, so
-partitions of one table always read together.
+Every row carries provenance: ``run_id``, the query, the ``partition_key``
+and ``partition_start`` (the start of a time-window partition, a UTC
+timestamp a warehouse IO manager can take as its ``partition_expr``; both
+null when they do not apply) and ``fetched_at``. The schema depends only on
+the column spec (the requested fields or output schema), never on the data,
+so partitions of one table always read together.
+
+Entity columns by ``output_schema`` property (a ``["T", "null"]`` type reads
+as ``T``; ``fields`` are all text)::
+
+    JSON Schema                                   Arrow
+    string                                        string
+    integer                                       int64
+    number                                        double
+    boolean                                       bool
+    array, items string|integer|number|boolean    list<string|int64|double|bool>
+    object, properties all string|integer|        struct<the properties, in order,
+      number|boolean; additionalProperties          each of its scalar type>
+      absent or false; no patternProperties
+    array of anything else, or without items;     string: the value as JSON text
+    any other object; no type or a type union
+
+Objects with only scalar properties become structs: DuckDB, Spark, Delta,
+Iceberg and BigQuery read a Parquet struct as their own struct type (``col.a``
+in SQL, each member typed) and pandas as a dict per row; and the struct's
+type follows from the schema alone, as every column's must. Any other object
+stays JSON text, as do arrays of objects, of arrays or of mixed items: a
+nested struct or list of structs would be typed only as far as the schema
+goes, would hold nothing of the members it does not declare, and changes
+type whenever a nested declaration does, which Delta and Iceberg accept
+only as schema evolution; one JSON document per value keeps everything and
+is what every engine's JSON functions take (``json_extract``, ``->``,
+``PARSE_JSON``), which a list of JSON strings would not be.
+
+Values are read as their declared type where they plainly are one (``"1999"``
+for an integer, ``"true"`` for a boolean, ``2`` for a number); a value that
+is not (``"n/a"`` for a number, ``1.5`` or ``10**30`` for an integer) is
+null, and its row stands; a text column takes any other value as its JSON.
+List items and struct members follow the same rule, each item on its own
+(``["1", "x", 3]`` for a list of integers is ``[1, null, 3]``); a value that
+is not a list where a list is declared (``"ai"``, ``5``, an object), or not
+an object where a struct is, is null: nothing is guessed. Keys an object
+does not declare are left out, as the entity's own undeclared keys are.
 
 FindAll payloads can be large (a million entities is a ~200 MB response), so
 a run body is read once (:func:`read_findall`), from its bytes, by pyarrow's
@@ -59,17 +98,17 @@ __all__ = [
 DEFAULT_FINDALL_FIELDS = ("name", "website", "headquarters")
 
 #: Names the tables reserve for themselves; a requested field may not use them.
-PROVENANCE_COLUMNS = ("run_id", "query", "partition_key", "fetched_at")
+PROVENANCE_COLUMNS = ("run_id", "query", "partition_key", "partition_start", "fetched_at")
 RESERVED_COLUMNS = frozenset({"entity_id", "source_url", *PROVENANCE_COLUMNS})
 
 ReadPath = Literal["document", "python"]
-ColumnKind = Literal["string", "integer", "number", "boolean", "json"]
-_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
+ScalarKind = Literal["string", "integer", "number", "boolean"]
+ColumnKind = Literal["string", "integer", "number", "boolean", "list", "struct", "json"]
+_SCALAR_TYPES: dict[ScalarKind, pa.DataType] = {
     "string": pa.string(),
     "integer": pa.int64(),
     "number": pa.float64(),
     "boolean": pa.bool_(),
-    "json": pa.string(),  # nested or mixed values, as JSON text
 }
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -79,40 +118,99 @@ class EntityColumn:
     """One requested entity field and how it is stored.
 
     ``kind`` ``"string"`` is text (a non-text value is stored as its JSON);
-    ``"json"`` is a nested or untyped value stored as JSON text.
+    ``"list"`` a list of ``items``; ``"struct"`` a struct of ``members``;
+    ``"json"`` a nested or untyped value stored as JSON text.
     """
 
     name: str
     kind: ColumnKind
     description: str | None = None
+    #: The kind of a ``"list"`` column's items.
+    items: ScalarKind | None = None
+    #: A ``"struct"`` column's members, in declared order.
+    members: tuple[tuple[str, ScalarKind], ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.kind == "list") != (self.items is not None):
+            raise ValueError(f"column {self.name!r}: a list column has items, no other one")
+        if (self.kind == "struct") != bool(self.members):
+            raise ValueError(f"column {self.name!r}: a struct column has members, no other one")
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return _ARROW_TYPES[self.kind]
+        if self.kind == "list":
+            assert self.items is not None
+            return pa.list_(_SCALAR_TYPES[self.items])
+        if self.kind == "struct":
+            return pa.struct([(name, _SCALAR_TYPES[kind]) for name, kind in self.members])
+        if self.kind == "json":
+            return pa.string()  # nested or mixed values, as JSON text
+        return _SCALAR_TYPES[self.kind]
 
 
-def _kind_of(spec: Mapping[str, Any]) -> ColumnKind:
+def _scalar_kind(spec: object) -> ScalarKind | None:
+    """The scalar type a property's schema declares (``["T", "null"]`` is ``T``), if any."""
+    declared = _declared(spec)
+    return declared if declared in _SCALAR_TYPES else None
+
+
+def _declared(spec: object) -> object:
+    if not isinstance(spec, Mapping):
+        return None
     declared = spec.get("type")
     if isinstance(declared, list):
         non_null = [t for t in declared if t != "null"]
         declared = non_null[0] if len(non_null) == 1 else None
-    if declared in ("string", "integer", "number", "boolean"):
-        return declared  # type: ignore[no-any-return]
-    return "json"
+    return declared
+
+
+def _column(name: str, spec: Mapping[str, Any]) -> EntityColumn:
+    """The column an ``output_schema`` property becomes (see the module's table)."""
+    description = spec.get("description")
+    description = description if isinstance(description, str) else None
+    declared = _declared(spec)
+    scalar = _scalar_kind(spec)
+    if scalar is not None:
+        return EntityColumn(name, scalar, description)
+    if declared == "array":
+        items = _scalar_kind(spec.get("items"))
+        if items is not None:
+            return EntityColumn(name, "list", description, items=items)
+    if declared == "object":
+        members = _struct_members(spec)
+        if members:
+            return EntityColumn(name, "struct", description, members=members)
+    return EntityColumn(name, "json", description)
+
+
+def _struct_members(spec: Mapping[str, Any]) -> tuple[tuple[str, ScalarKind], ...]:
+    """An object's members when it can be a struct: every property declared
+    and scalar, none other allowed, names a reader can tell apart; else ()."""
+    properties = spec.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        return ()
+    if spec.get("additionalProperties", False) is not False or "patternProperties" in spec:
+        return ()  # keys the schema does not name are expected: a struct would drop them
+    members: list[tuple[str, ScalarKind]] = []
+    for name, sub in properties.items():
+        kind = _scalar_kind(sub)
+        if kind is None or not isinstance(name, str) or not name:
+            return ()
+        members.append((name, kind))
+    if len({name.casefold() for name, _ in members}) != len(members):
+        return ()  # case-insensitive readers (DuckDB, Spark) would see one member
+    return tuple(members)
 
 
 def entity_columns(request: FindAllRequest) -> tuple[EntityColumn, ...]:
     """The entity table's field columns for a request, in declared order.
 
     ``fields`` are text columns; ``output_schema`` properties map JSON Schema
-    types to Arrow (string, int64, float64, bool; anything else as JSON text).
+    types to Arrow as the module's table says.
     """
     if request.output_schema is not None:
         properties: Mapping[str, Mapping[str, Any]] = request.output_schema["properties"]
-        columns = tuple(
-            EntityColumn(name, _kind_of(spec), spec.get("description"))
-            for name, spec in properties.items()
-        )
+        columns = tuple(_column(name, spec) for name, spec in properties.items())
     else:
         names = request.fields if request.fields is not None else DEFAULT_FINDALL_FIELDS
         columns = tuple(EntityColumn(name, "string") for name in names)
@@ -132,12 +230,24 @@ class Provenance:
     query: str
     fetched_at: dt.datetime
     partition_key: str | None = None
+    #: The start of the time window of a time-window partition (None otherwise):
+    #: the ``partition_start`` column, in UTC.
+    partition_start: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        start = self.partition_start
+        if start is not None and start.utcoffset() is None:
+            raise ValueError(
+                f"partition_start {start.isoformat()} has no time zone: give an aware "
+                "datetime (a time window's start), so that its instant is known"
+            )
 
     def columns(self, rows: int) -> list[tuple[str, pa.ChunkedArray]]:
         return [
             ("run_id", _constant(pa.scalar(self.run_id, pa.string()), rows)),
             ("query", _constant(pa.scalar(self.query, pa.string()), rows)),
             ("partition_key", _constant(pa.scalar(self.partition_key, pa.string()), rows)),
+            ("partition_start", _constant(pa.scalar(self.partition_start, _TIMESTAMP), rows)),
             ("fetched_at", _constant(pa.scalar(self.fetched_at, _TIMESTAMP), rows)),
         ]
 
@@ -163,6 +273,7 @@ _PROVENANCE_FIELDS = [
     pa.field("run_id", pa.string(), nullable=False),
     pa.field("query", pa.string(), nullable=False),
     pa.field("partition_key", pa.string()),
+    pa.field("partition_start", _TIMESTAMP),
     pa.field("fetched_at", _TIMESTAMP, nullable=False),
 ]
 
@@ -418,11 +529,11 @@ def _read_python(run: Mapping[str, Any], columns: tuple[EntityColumn, ...]) -> F
                 f"entities[{index}] is a JSON {type(entity).__name__}, not an object"
             )
     struct = _entity_struct(columns)
-    kinds = {c.name: c.kind for c in columns}
+    by_name = {c.name: c for c in columns}
     arrays = [
         pa.array(
             [
-                _coerce(entity.get(field.name), kinds.get(field.name, "string"))
+                _coerce_column(entity.get(field.name), by_name.get(field.name, _SOURCE))
                 for entity in entities
             ],
             type=field.type,
@@ -485,8 +596,27 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True)
 
 
+_SOURCE = EntityColumn("source", "string")
+
+
+def _coerce_column(value: Any, column: EntityColumn) -> Any:
+    """A value in its column's type (see the module's docstring); None when it
+    cannot be read as one. Items and members each as a scalar of their kind."""
+    if column.kind == "list":
+        if not isinstance(value, list):
+            return None
+        assert column.items is not None
+        kind = column.items
+        return [_coerce(item, kind) for item in value]
+    if column.kind == "struct":
+        if not isinstance(value, Mapping):
+            return None
+        return {name: _coerce(value.get(name), kind) for name, kind in column.members}
+    return _coerce(value, column.kind)
+
+
 def _coerce(value: Any, kind: ColumnKind) -> Any:
-    """A value in its column's type; None when it cannot be read as one."""
+    """A scalar value in its column's type; None when it cannot be read as one."""
     if value is None:
         return None
     if kind == "json":
@@ -518,8 +648,10 @@ def _identified(items: pa.StructArray, columns: Sequence[EntityColumn]) -> pa.Ta
     """Entities as ``entity_id``, the requested fields and ``source_url``."""
     entities = pa.Table.from_struct_array(items)
     source_urls = entities.column("source")
-    website = entities.column("website") if "website" in {c.name for c in columns} else None
-    names = entities.column("name") if "name" in {c.name for c in columns} else None
+    # A list or struct is no website or name to derive an id from.
+    flat = {c.name for c in columns if c.kind not in ("list", "struct")}
+    website = entities.column("website") if "website" in flat else None
+    names = entities.column("name") if "name" in flat else None
     return pa.Table.from_arrays(
         [
             entity_ids_for(website, names, source_urls),

@@ -294,3 +294,75 @@ def test_random_documents_read_in_pieces_as_when_read_whole(
     # Most of the rest had a cut in the wrong place, or values of the wrong
     # type, and were read whole after a piece failed.
     assert split >= 60, f"only {split} of 1200 documents were read in pieces"
+
+
+# ---------------------------------------------------------------- typed lists and structs
+
+TYPED_ITEM = pa.struct(
+    [
+        ("name", pa.string()),
+        ("tags", pa.list_(pa.int64())),
+        ("hq", pa.struct([("city", pa.string()), ("n", pa.int64())])),
+    ]
+)
+TYPED_SCHEMA = pa.schema([("entities", pa.list_(TYPED_ITEM)), ("count", pa.int64())])
+
+
+def _read_typed(document: bytes) -> tuple[Outcome, int]:
+    pieces = 0
+
+    def count_pieces(items: pa.StructArray) -> pa.Table:
+        nonlocal pieces
+        pieces += 1
+        return pa.Table.from_struct_array(items)
+
+    try:
+        read = read_arrays(document, TYPED_SCHEMA, {"entities": count_pieces})
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        return ("error", type(exc).__name__, None), 0
+    return ("ok", read.fields.to_pylist(), read.arrays["entities"].to_pylist()), pieces
+
+
+def _typed_value(rng: random.Random, name: str) -> Any:
+    """Mostly a value of the declared type, sometimes one that does not fit."""
+    roll = rng.random()
+    if roll < 0.96:
+        if name == "tags":
+            return [rng.choice([rng.randint(-9, 9), None]) for _ in range(rng.randint(0, 3))]
+        return {
+            key: value
+            for key, value in (("city", _text(rng)), ("n", rng.randint(0, 9)), ("x", [{"n": 1}]))
+            if rng.random() < 0.7
+        }
+    return _value(rng, 1)
+
+
+def test_list_and_struct_fields_read_in_pieces_as_when_read_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = random.Random(20261201)
+    split = errors = 0
+    for _ in range(400):
+        elements = [
+            {
+                "name": _text(rng),
+                **{name: _typed_value(rng, name) for name in ("tags", "hq") if rng.random() < 0.9},
+            }
+            for _ in range(rng.randint(1, 8))
+        ]
+        document = json.dumps({"count": len(elements), "entities": elements}).encode()
+        with monkeypatch.context() as patch:
+            patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", len(document) + 1)
+            expected, _ = _read_typed(document)
+        with monkeypatch.context() as patch:
+            patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
+            patch.setattr(_arrow_json, "PIECE_BYTES", rng.randint(1, 60))
+            outcome, pieces = _read_typed(document)
+        assert outcome == expected, document
+        split += pieces > 1
+        errors += outcome[0] == "error"
+        if outcome[0] == "ok":  # the values written, members not declared left out
+            hq_keys = [set(e["hq"]) for e in outcome[2] if e["hq"] is not None]
+            assert all(keys == {"city", "n"} for keys in hq_keys)
+            assert [e["tags"] for e in outcome[2]] == [e.get("tags") for e in elements]
+    assert split >= 150 and errors >= 50, (split, errors)

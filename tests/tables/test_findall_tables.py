@@ -22,7 +22,8 @@ from scout_dagster._tables import (
     read_findall,
 )
 
-PROVENANCE = Provenance("fa-1", "q", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "2026-01-01")
+DAY = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+PROVENANCE = Provenance("fa-1", "q", DAY, "2026-01-01", partition_start=DAY)
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -147,6 +148,7 @@ def test_values_are_typed_and_ids_derived_from_the_entity() -> None:
     assert row["founded_year"] == 2001 and row["public"] is False
     assert row["score"] == pytest.approx(1 / 3)
     assert row["partition_key"] == "2026-01-01" and row["run_id"] == "fa-1"
+    assert row["partition_start"] == DAY
     assert tables.entities.schema.field("founded_year").type == pa.int64()
     # Citations only for matched candidates, each linked to its entity.
     matched = [i for i in range(7) if i % 3]
