@@ -57,6 +57,7 @@ RESERVED_COLUMN_NAMES = (
     "run_id",
     "query",
     "partition_key",
+    "partition_start",
     "fetched_at",
     "partition",
 )

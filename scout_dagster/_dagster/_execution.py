@@ -28,6 +28,7 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetRecordsFilter,
     BetaWarning,
     DagsterRunStatus,
@@ -47,7 +48,14 @@ from .._tables import FindAllBody, Provenance, entity_columns, read_findall, sea
 from .._termination import TerminationWatch
 from ._checks import check_results
 from ._metadata import run_metadata, table_metadata
-from ._output_types import TABLE_TYPES, TableType, as_output, report_table, table_type_for
+from ._output_types import (
+    TABLE_TYPES,
+    TableType,
+    as_output,
+    report_table,
+    table_type_for,
+    wants_naive_times,
+)
 from ._partitions import (
     check_request_templates,
     partition_key_of,
@@ -267,6 +275,10 @@ class _Execution:
         self.context.log.info(f"{verb} {self.kind} run {run.run_id}{where}")
         # Recorded at once: visible in the UI, and found by a later attempt.
         self.context.instance.add_run_tags(self.context.run.run_id, {self.run_tag: run.run_id})
+        if not adopted:
+            # Every remote run started is in the runs ledger, even one given up
+            # later (a run that ended at once, replaced by a new one).
+            self._observe({"scout/outcome": "started", "scout/run_id": run.run_id})
 
     def _log_progress(self, unit: str) -> Callable[[RunProgress], None]:
         def report(progress: RunProgress) -> None:
@@ -298,6 +310,31 @@ class _Execution:
             on_started=self.on_started,
         )
 
+    def record_paid_failure(self, exc: Exception) -> None:
+        """A remote run that ended without tables still cost credits: say so on
+        the primary table as an observation, which a step retry does not
+        swallow (the runs ledger reads it)."""
+        if not isinstance(exc, RunFailed) or not exc.run_id or exc.run_id == "none":
+            return
+        self._observe(
+            {
+                "scout/outcome": "failed",
+                "scout/run_id": exc.run_id,
+                "scout/final_state": exc.final_state,
+                "scout/credits": MetadataValue.int(exc.credits or 0),
+                "scout/error": truncate(str(exc), 500),
+            }
+        )
+
+    def _observe(self, metadata: Mapping[str, Any]) -> None:
+        self.context.log_event(
+            AssetObservation(
+                asset_key=self.layout.primary_key,
+                partition=self.partition_key,
+                metadata=dict(metadata),
+            )
+        )
+
     def warn(self, metadata: dict[str, Any], message: str) -> None:
         """A fact about the run that does not stop the load, but is worth a look."""
         self.context.log.warning(message)
@@ -318,11 +355,14 @@ class _Execution:
             )
 
     def provenance(self, run_id: str, query: str, run: FindAllRun | SearchRun) -> Provenance:
+        start = self.values.get("start")
         return Provenance(
             run_id=run_id,
             query=query,
             fetched_at=run.completed_at or dt.datetime.now(dt.UTC),
             partition_key=self.partition_key,
+            # The time window's start: a warehouse selects a partition's rows by it.
+            partition_start=getattr(start, "value", None),
         )
 
     def outputs(
@@ -358,8 +398,9 @@ class _Execution:
             }
             if key != primary:
                 metadata["scout/credits_on"] = MetadataValue.text(primary.to_user_string())
-            table_type, _ = self._table_type(table_name)
-            yield self._output(key, as_output(table, table_type), metadata, _content_version(table))
+            yield self._output(
+                key, self._handed_over(table_name, table), metadata, _content_version(table)
+            )
         if report is not None:
             raw, shown = report
             key = self.layout.keys["report"]
@@ -370,16 +411,23 @@ class _Execution:
                 "report_chars": MetadataValue.int(len(raw)),
             }
             version = DataVersion(hashlib.sha256(raw.encode()).hexdigest()[:24])
-            table_type, text_ok = self._table_type("report")
+            _, text_ok = table_type_for(self._io_manager("report"), self.layout.table_type)
             # A table IO manager stores no text: the report as one row.
             stored = (
-                raw if text_ok else as_output(report_table(raw, provenance.columns(1)), table_type)
+                raw
+                if text_ok
+                else self._handed_over("report", report_table(raw, provenance.columns(1)))
             )
             yield self._output(key, stored, metadata, version)
 
-    def _table_type(self, table: str) -> tuple[TableType, bool]:
-        io_manager = getattr(self.context.resources, self.layout.io_manager_keys[table], None)
-        return table_type_for(io_manager, self.layout.table_type)
+    def _handed_over(self, table_name: str, table: pa.Table) -> Any:
+        """``table`` as the IO manager of ``table_name`` takes it."""
+        io_manager = self._io_manager(table_name)
+        table_type, _ = table_type_for(io_manager, self.layout.table_type)
+        return as_output(table, table_type, naive_times=wants_naive_times(io_manager))
+
+    def _io_manager(self, table_name: str) -> object:
+        return getattr(self.context.resources, self.layout.io_manager_keys[table_name], None)
 
     @staticmethod
     def _output(
@@ -510,6 +558,7 @@ def materialize_findall(
             )[0],
         )
     except (ScoutError, ValueError) as exc:
+        execution.record_paid_failure(exc)
         raise _failure(exc) from exc
     final = _with_body_status(result.run, body)
     provenance = execution.provenance(final.findall_id, rendered.query, final)
@@ -553,6 +602,7 @@ def materialize_search(
             result, lambda: execution.client.get_search_run(search_id)
         )
     except (ScoutError, ValueError) as exc:
+        execution.record_paid_failure(exc)
         raise _failure(exc) from exc
     provenance = execution.provenance(final.search_id, " | ".join(rendered.queries), final)
     tables = search_tables(final, provenance)

@@ -14,19 +14,14 @@ both into tables:
       for FindAll, ``results`` for search: the one that carries
       ``scout/credits``, once per remote run), every partition, paged with
       ``instance.fetch_materializations``;
-    - the step failures of the multi-asset in Dagster runs that failed or
-      were cancelled after a remote run was started (the run carries the tag
-      ``scout/run/<name>``): a ``RunFailed`` (a deadline, a credit budget, a
-      termination, a run that failed or was cancelled on the server) fails
-      the step with ``scout/run_id``, ``scout/final_state`` and
-      ``scout/credits``. Runs are paged with ``instance.get_run_records``
-      (statuses FAILURE and CANCELED), their ``STEP_FAILURE`` events with
-      ``instance.get_records_for_run``. (Dagster 1.13's open-source event
-      log storages do not store ``ASSET_FAILED_TO_MATERIALIZE`` events, their
-      ``can_store_asset_failure_events`` is False, so
-      ``fetch_failed_materializations`` finds nothing; and the cross-run
-      ``get_event_records`` is deprecated and cannot page by storage id on
-      the run-sharded SQLite storage.)
+    - the remote runs that ended without tables (a deadline, a credit budget,
+      a termination, a run failed or cancelled on the server): the execution
+      records each as an observation of the primary table
+      (``scout/outcome: failed`` with ``scout/run_id``, ``scout/final_state``
+      and ``scout/credits``) before it fails the step, paged with
+      ``instance.fetch_observations``. An observation survives a step retry
+      (``STEP_UP_FOR_RETRY`` keeps no metadata of the failed attempt), and
+      Dagster 1.13's open-source storages keep no asset failure events.
 
     **One row per remote run.** A remote run recorded more than once (two
     Dagster runs of one partition at once, sharing one remote run; a
@@ -37,16 +32,13 @@ both into tables:
     final: the run had ended and its body was read; the earliest never
     changes as later copies arrive); a run never materialized takes its
     latest failure (the most recent credits seen).
-    ``times_recorded`` says how many records named it.
+    ``times_recorded`` says how many materializations and failures named it
+    (0: a run started and given up, say one that had ended at its first look
+    and was replaced; its credits were never read, they are null).
 
-    **What it cannot see.** A failure that Dagster retried (a
-    ``RetryPolicy``) is recorded as ``STEP_UP_FOR_RETRY``, which carries no
-    metadata: the retry adopts the same remote run (then it is in the
-    ledger through its materialization or final failure), but a run the
-    retry replaced because it was dead (cancelled at a deadline, failed on
-    the server) is not in the ledger. Neither is a remote run whose step
-    failed with an error other than ``RunFailed`` (the API unreachable
-    after the run was created): its credits were never read.
+    **What it cannot see.** A remote run whose step failed with an error
+    other than ``RunFailed`` (the API unreachable after the run was
+    created): its credits were never read.
 
     A team's monthly spend is one ``GROUP BY`` (DuckDB; ``team`` is the
     primary table's first ``team:`` owner, without the prefix)::
@@ -97,21 +89,13 @@ from dagster import (
     AssetSpec,
     AutomationCondition,
     BetaWarning,
-    DagsterEventType,
     DagsterInstance,
-    DagsterRunStatus,
     DataVersion,
     MetadataValue,
     Output,
-    RunsFilter,
     TableColumn,
     TableSchema,
     asset,
-)
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
 )
 
 from .._http import truncate
@@ -134,8 +118,6 @@ PAGE = 1000
 #: Characters of a failure's description kept in the ledger.
 ERROR_CHARS = 1000
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
-#: Dagster runs whose failed steps may have paid for a remote run.
-_ENDED_BADLY = [DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 
 
 def _field(name: str, type_: pa.DataType, description: str) -> pa.Field:
@@ -254,6 +236,7 @@ class _Record:
     row: dict[str, Any]
     materialized: bool
     order: tuple[float, int]  # (timestamp, storage id): which record is earlier
+    rank: int = 2  # a materialization, over a failure (1), over a start (0)
 
 
 def _materializations(instance: DagsterInstance, source: _Source) -> Iterator[_Record]:
@@ -289,67 +272,42 @@ def _materializations(instance: DagsterInstance, source: _Source) -> Iterator[_R
         cursor = page.cursor
 
 
-def _partition_of(tags: Mapping[str, str]) -> str | None:
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG]
-    start = tags.get(ASSET_PARTITION_RANGE_START_TAG)
-    return start if start is not None and start == tags.get(ASSET_PARTITION_RANGE_END_TAG) else None
-
-
 def _failures(instance: DagsterInstance, sources: Sequence[_Source]) -> Iterator[_Record]:
-    by_step = {source.op_name: source for source in sources}
-    tags = {source.run_tag for source in sources}
-    cursor: str | None = None
-    while True:
-        runs = instance.get_run_records(
-            RunsFilter(statuses=_ENDED_BADLY), limit=PAGE, cursor=cursor, ascending=True
-        )
-        for run_record in runs:
-            run = run_record.dagster_run
-            # Only a run that started a remote run can have paid for one.
-            if tags.isdisjoint(run.tags):
-                continue
-            yield from _failures_of_run(instance, run.run_id, run.tags, by_step)
-        if len(runs) < PAGE:
-            return
-        cursor = runs[-1].dagster_run.run_id
-
-
-def _failures_of_run(
-    instance: DagsterInstance,
-    run_id: str,
-    tags: Mapping[str, str],
-    by_step: Mapping[str, _Source],
-) -> Iterator[_Record]:
-    cursor: str | None = None
-    while True:
-        page = instance.get_records_for_run(
-            run_id, cursor=cursor, of_type=DagsterEventType.STEP_FAILURE, limit=PAGE
-        )
-        for record in page.records:
-            entry = record.event_log_entry
-            event = entry.dagster_event
-            source = by_step.get(str(event.step_key)) if event is not None else None
-            if event is None or source is None or tags.get(source.run_tag) is None:
-                continue
-            failure = event.step_failure_data.user_failure_data
-            if failure is None:
-                continue  # not a Failure of the execution: no remote run's facts
-            remote = _value(failure.metadata, "scout/run_id")
-            if not isinstance(remote, str) or remote == "none":
-                continue  # no remote run was started (a termination before it)
-            row = _row(source, remote, _partition_of(tags), run_id, entry.timestamp)
-            row.update(
-                outcome="failed",
-                state=_value(failure.metadata, "scout/final_state"),
-                credits=_int(_value(failure.metadata, "scout/credits")),
-                partial=False,
-                error=truncate(failure.description, ERROR_CHARS) if failure.description else None,
+    """Remote runs that ended without tables, as the execution observed them on
+    the primary table (``scout/outcome: failed``). An observation survives a
+    step retry, which keeps no failure metadata of the attempt it replaces."""
+    for source in sources:
+        cursor: str | None = None
+        while True:
+            page = instance.fetch_observations(
+                AssetRecordsFilter(asset_key=source.primary),
+                limit=PAGE,
+                cursor=cursor,
+                ascending=True,
             )
-            yield _Record(row, False, (entry.timestamp, record.storage_id))
-        if not page.has_more:
-            return
-        cursor = page.cursor
+            for record in page.records:
+                observation = record.asset_observation
+                if observation is None:
+                    continue
+                metadata = observation.metadata
+                remote = _value(metadata, "scout/run_id")
+                outcome = _value(metadata, "scout/outcome")
+                if outcome not in ("failed", "started") or not isinstance(remote, str):
+                    continue
+                row = _row(source, remote, observation.partition, record.run_id, record.timestamp)
+                error = _value(metadata, "scout/error")
+                row.update(
+                    outcome=outcome,
+                    state=_value(metadata, "scout/final_state"),
+                    credits=_int(_value(metadata, "scout/credits")),
+                    partial=False,
+                    error=truncate(error, ERROR_CHARS) if isinstance(error, str) else None,
+                )
+                rank = 1 if outcome == "failed" else 0
+                yield _Record(row, False, (record.timestamp, record.storage_id), rank)
+            if not page.has_more:
+                break
+            cursor = page.cursor
 
 
 def _row(
@@ -369,11 +327,12 @@ def _row(
 
 
 def _winner(records: list[_Record]) -> _Record:
-    """The earliest materialization, else the latest failure."""
+    """The earliest materialization, else the latest failure, else the latest
+    start (a run started and given up with nothing read of it)."""
     materialized = [r for r in records if r.materialized]
     if materialized:
         return min(materialized, key=lambda r: r.order)
-    return max(records, key=lambda r: r.order)
+    return max(records, key=lambda r: (r.rank, r.order))
 
 
 def runs_ledger(instance: DagsterInstance, scout_assets: Sequence[AssetsDefinition]) -> pa.Table:
@@ -386,7 +345,8 @@ def runs_ledger(instance: DagsterInstance, scout_assets: Sequence[AssetsDefiniti
         by_run.setdefault(record.row["run_id"], []).append(record)
     rows = []
     for same_run in by_run.values():
-        row = dict(_winner(same_run).row, times_recorded=len(same_run))
+        ended = sum(1 for r in same_run if r.rank >= 1)
+        row = dict(_winner(same_run).row, times_recorded=ended)
         rows.append(row)
     rows.sort(key=lambda row: (row["recorded_at"], row["run_id"]))
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)

@@ -19,7 +19,14 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-__all__ = ["TABLE_TYPES", "TableType", "as_output", "report_table", "table_type_for"]
+__all__ = [
+    "TABLE_TYPES",
+    "TableType",
+    "as_output",
+    "report_table",
+    "table_type_for",
+    "wants_naive_times",
+]
 
 TableType = Literal["arrow", "pandas", "polars"]
 TABLE_TYPES: tuple[TableType, ...] = ("arrow", "pandas", "polars")
@@ -43,6 +50,15 @@ def _is_type(accepted: type, module: str, name: str) -> bool:
     return accepted.__module__.split(".")[0] == module and accepted.__name__ == name
 
 
+def wants_naive_times(io_manager: object) -> bool:
+    """dagster-iceberg partitions by time only on a date or a timestamp
+    without a time zone: ``partition_start`` goes to it as naive UTC."""
+    return type(io_manager).__module__.startswith("dagster_iceberg") or any(
+        cls.__module__.startswith("dagster_iceberg")
+        for cls in type(getattr(io_manager, "_db_client", None)).__mro__
+    )
+
+
 def table_type_for(io_manager: object, given: TableType | None) -> tuple[TableType, bool]:
     """(the table type to hand over, whether the report may stay text).
 
@@ -63,8 +79,12 @@ def table_type_for(io_manager: object, given: TableType | None) -> tuple[TableTy
     return "arrow", text_ok
 
 
-def as_output(table: pa.Table, table_type: TableType) -> Any:
+def as_output(table: pa.Table, table_type: TableType, *, naive_times: bool = False) -> Any:
     """``table`` as the IO manager takes it (one conversion, no copy for Arrow)."""
+    if naive_times and "partition_start" in table.column_names:
+        index = table.column_names.index("partition_start")
+        naive = table.column(index).cast(pa.timestamp("us"))
+        table = table.set_column(index, pa.field("partition_start", naive.type), naive)
     if table_type == "arrow":
         return table
     if table_type == "pandas":

@@ -45,6 +45,7 @@ from scout_dagster.emulator import EmulatorServer
 from scout_dagster.emulator._ledger import RunSnapshot
 from tests.conftest import TEST_KEY
 from tests.dagster.test_adoption import GETS_THAT_FAIL_AN_ATTEMPT
+from tests.hostile.server import HostileServer, Scenario
 
 DAILY = DailyPartitionsDefinition(start_date="2026-01-01")
 # The emulator's world is deterministic: with this query the first two days
@@ -410,3 +411,31 @@ def test_the_merge_breaks_ties_by_run_id_and_reads_every_table_type() -> None:
     assert empty.num_rows == 0 and "last_run_id" in empty.column_names
     with pytest.raises(ValueError, match="has no run_id, fetched_at, partition_key column"):
         _history.current_entities(pa.table({"entity_id": ["a.com"]}))
+
+
+def test_a_paid_run_that_a_step_retry_replaced_is_in_the_ledger(
+    instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """Every run the server failed costs credits; with a RetryPolicy the failed
+    attempt's metadata is gone from the step's events, not from the ledger."""
+    key = "sk-hostile-history"
+    assets = build_findall_assets(
+        "failing", "AI companies", limit=2, retry_policy=RetryPolicy(max_retries=1)
+    )
+    ledger = build_scout_runs_ledger(assets)
+    with HostileServer(key, Scenario(fail_runs=True, run_s=0.05)) as server:
+        resources = {
+            "scout": ScoutResource(api_key=key, base_url=server.url, max_retries=1),
+            "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
+        }
+        result = materialize([assets], resources=resources, instance=instance, raise_on_error=False)
+        assert not result.success
+        remote = {run_id for (_, run_id) in server._runs}
+        assert materialize([ledger], resources=resources, instance=instance).success
+    table = pq.read_table(tmp_path / "scout_runs" / "data.parquet")
+    assert set(table.column("run_id").to_pylist()) == remote and len(remote) >= 1
+    rows = table.to_pylist()
+    # Each attempt ended on a failed run (its credits read) after giving up the
+    # runs that had ended at their first look (started, credits never read).
+    assert {r["outcome"] for r in rows} == {"failed", "started"}
+    assert all(r["credits"] > 0 for r in rows if r["outcome"] == "failed")

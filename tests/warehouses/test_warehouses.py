@@ -15,12 +15,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from dagster import (
+    AssetSpec,
     DailyPartitionsDefinition,
     StaticPartitionsDefinition,
     materialize,
 )
 
-from scout_dagster import ScoutResource, build_findall_assets, build_search_assets
+from scout_dagster import (
+    DagsterScoutTranslator,
+    ScoutResource,
+    ScoutTableProps,
+    build_findall_assets,
+    build_search_assets,
+)
 from scout_dagster.emulator import EmulatorServer
 from tests.conftest import TEST_KEY
 
@@ -38,7 +45,9 @@ def _duckdb(path: Path, io_manager: Any) -> Warehouse:
     import duckdb
 
     def read(table: str) -> pa.Table:
-        with duckdb.connect(str(path), read_only=True) as con:
+        # The same configuration as the IO manager's connections (DuckDB refuses
+        # two configurations of one file in a process).
+        with duckdb.connect(str(path), config={"custom_user_agent": "dagster"}) as con:
             return con.sql(f"select * from {SCHEMA}.{table}").arrow().read_all()
 
     return Warehouse("duckdb", io_manager, read)
@@ -167,3 +176,60 @@ def test_rematerializing_a_partition_replaces_exactly_its_rows(
     # The first partition's rows are those of its last run only.
     rows = entities.filter(pc.equal(entities.column("partition_key"), first))
     assert set(rows.column("run_id").to_pylist()) == {emulator.ledger.runs()[-1].run_id}
+
+
+class IcebergSchemaUpdates(DagsterScoutTranslator):
+    """dagster-iceberg evolves a table's schema when the asset asks for it."""
+
+    def get_asset_spec(self, props: ScoutTableProps) -> AssetSpec:
+        spec = super().get_asset_spec(props)
+        return spec.merge_attributes(metadata={"schema_update_mode": "update"})
+
+
+def test_a_field_added_later_evolves_the_table_or_is_refused_never_dropped(
+    emulator: EmulatorServer, warehouse: Warehouse
+) -> None:
+    regions = StaticPartitionsDefinition(["emea", "apac"])
+    translator = IcebergSchemaUpdates() if warehouse.name == "iceberg" else None
+
+    def assets(fields: list[str]) -> Any:
+        return build_findall_assets(
+            "reg",
+            "AI companies in {partition_key}",
+            fields=fields,
+            limit=3,
+            partitions_def=regions,
+            translator=translator,
+        )
+
+    before = materialize(
+        [assets(["name"])], resources=resources(emulator, warehouse), partition_key="emea"
+    )
+    assert before.success
+    after = materialize(
+        [assets(["name", "website"])],
+        resources=resources(emulator, warehouse),
+        partition_key="apac",
+        raise_on_error=False,
+    )
+    table = warehouse.read("reg_entities")
+    if warehouse.name == "iceberg":
+        # Evolved: both partitions, the new column null where it was not asked.
+        assert after.success
+        assert _rows_by_partition(table) == {"emea": 3, "apac": 3}
+        websites = dict(
+            zip(
+                table.column("partition_key").to_pylist(),
+                table.column("website").to_pylist(),
+                strict=True,
+            )
+        )
+        assert websites["emea"] is None and websites["apac"]
+    else:
+        # DuckDB and Delta refuse a changed schema with the engine's own
+        # message; the rows written before stay as they were.
+        assert not after.success
+        error = after.get_step_failure_events()[0].step_failure_data.error
+        assert error is not None and "reg_entities" in error.message
+        assert _rows_by_partition(table) == {"emea": 3}
+        assert "website" not in table.column_names
