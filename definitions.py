@@ -27,7 +27,9 @@ from examples.downstream import headquarters_summary
 from scout_dagster import (
     ScoutParquetIOManager,
     ScoutResource,
+    build_current_entities,
     build_findall_assets,
+    build_scout_runs_ledger,
     build_search_assets,
 )
 
@@ -72,6 +74,11 @@ ai_funding = build_findall_assets(
     group_name="scout_daily",
 )
 
+# History as data: one row per remote run (what it cost), and the daily
+# entities merged across days.
+scout_runs = build_scout_runs_ledger(ai_infra, ev_market, ai_funding)
+ai_funding_current = build_current_entities(ai_funding)
+
 scout_research = define_asset_job(
     "scout_research",
     selection=AssetSelection.assets(ai_infra, ev_market)
@@ -84,9 +91,15 @@ scout_daily = define_asset_job(
     description="Yesterday's funding announcements, one partition a day.",
 )
 
+scout_history = define_asset_job(
+    "scout_history",
+    selection=AssetSelection.assets(scout_runs, ai_funding_current),
+    description="The runs ledger and the merged daily entities, after the loads.",
+)
+
 defs = Definitions(
-    assets=[ai_infra, ev_market, ai_funding, headquarters_summary],
-    jobs=[scout_research, scout_daily],
+    assets=[ai_infra, ev_market, ai_funding, headquarters_summary, scout_runs, ai_funding_current],
+    jobs=[scout_research, scout_daily, scout_history],
     schedules=[
         # Each tick materializes the partition of the day that just ended.
         build_schedule_from_partitioned_job(scout_daily, hour_of_day=6, name="scout_daily_6am"),

@@ -32,6 +32,8 @@ def _summary(results: list[ExecuteInProcessResult]) -> None:
         materialization = event.step_materialization_data.materialization
         metadata = dict(materialization.metadata)
         rows = _value(metadata, "dagster/row_count")
+        if rows is None:  # a partition: its own rows
+            rows = _value(metadata, "dagster/partition_row_count")
         credits = _value(metadata, "scout/credits")
         run_id = _value(metadata, "scout/run_id")
         if run_id is not None and credits is not None:  # on one table per remote run
@@ -80,6 +82,7 @@ def main() -> int:
     jobs = [
         (defs.resolve_job_def("scout_research"), None),
         (defs.resolve_job_def("scout_daily"), daily.get_last_partition_key()),
+        (defs.resolve_job_def("scout_history"), None),
     ]
     with tempfile.TemporaryDirectory() as home:
         Path(home, "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

@@ -62,7 +62,7 @@ def test_without_a_key_it_opts_in_to_the_emulator_says_so_and_starts_nothing() -
     assert "LOCAL EMULATOR" in log and "SYNTHETIC" in log
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "importing started an emulator"
-    assert facts["jobs"] == ["scout_daily", "scout_research"]
+    assert facts["jobs"] == ["scout_daily", "scout_history", "scout_research"]
     assert facts["schedules"] == ["scout_daily_6am", "scout_research_weekly"]
 
 
