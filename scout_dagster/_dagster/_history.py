@@ -592,6 +592,18 @@ def _current_schema(entities: AssetSpec) -> TableSchema | None:
     return TableSchema(columns=[*kept, *added])
 
 
+def _python_type(table_type: TableType) -> type:
+    if table_type == "pandas":
+        import pandas
+
+        return pandas.DataFrame
+    if table_type == "polars":
+        import polars
+
+        return polars.DataFrame
+    return pa.Table
+
+
 def build_current_entities(
     findall_assets: AssetsDefinition,
     name: str | None = None,
@@ -621,8 +633,11 @@ def build_current_entities(
         group_name: default: the entities' group.
         io_manager_key: default: the entities' IO manager.
         owners, automation_condition: as any asset's.
-        table_type: what the table is handed to its IO manager as
-            (``"arrow"``, ``"pandas"``, ``"polars"``); None: what it takes.
+        table_type: what the entities are loaded as and the table is handed
+            over as (``"arrow"``, ``"pandas"``, ``"polars"``); None: what the
+            IO manager gives and takes. Set it for IO managers that load by
+            type: ``"arrow"`` for Delta and Iceberg, ``"polars"`` for DuckDB's
+            polars manager.
     """
     entities = _entities_spec(findall_assets)
     _check_table_type(table_type)
@@ -636,7 +651,15 @@ def build_current_entities(
     @asset(
         name=name or f"{path[-1]}_current",
         key_prefix=prefix,
-        ins={"entities": AssetIn(key=entities.key, partition_mapping=AllPartitionMapping())},
+        ins={
+            "entities": AssetIn(
+                key=entities.key,
+                partition_mapping=AllPartitionMapping(),
+                # What the entities are loaded as: warehouse IO managers load by
+                # the input's type (Delta and Iceberg have no handler for Any).
+                **({"dagster_type": _python_type(table_type)} if table_type else {}),
+            )
+        },
         group_name=group_name if group_name is not None else entities.group_name,
         io_manager_key=manager,
         owners=owners,

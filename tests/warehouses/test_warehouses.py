@@ -16,16 +16,20 @@ import pyarrow.compute as pc
 import pytest
 from dagster import (
     AssetSpec,
+    DagsterInstance,
     DailyPartitionsDefinition,
     StaticPartitionsDefinition,
     materialize,
 )
+from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from scout_dagster import (
     DagsterScoutTranslator,
     ScoutResource,
     ScoutTableProps,
+    build_current_entities,
     build_findall_assets,
+    build_scout_runs_ledger,
     build_search_assets,
 )
 from scout_dagster.emulator import EmulatorServer
@@ -48,7 +52,9 @@ def _duckdb(path: Path, io_manager: Any) -> Warehouse:
         # The same configuration as the IO manager's connections (DuckDB refuses
         # two configurations of one file in a process).
         with duckdb.connect(str(path), config={"custom_user_agent": "dagster"}) as con:
-            return con.sql(f"select * from {SCHEMA}.{table}").arrow().read_all()
+            result = con.sql(f"select * from {SCHEMA}.{table}").arrow()
+            # duckdb 1 gives a Table, duckdb 2 a RecordBatchReader.
+            return result.read_all() if hasattr(result, "read_all") else result
 
     return Warehouse("duckdb", io_manager, read)
 
@@ -61,8 +67,6 @@ def duckdb_pandas(tmp: Path) -> Warehouse:
 
 
 def duckdb_polars(tmp: Path) -> Warehouse:
-    from dagster_duckdb_polars import DuckDBPolarsIOManager
-
     path = tmp / "warehouse.duckdb"
     return _duckdb(path, DuckDBPolarsIOManager(database=str(path), schema=SCHEMA))
 
@@ -233,3 +237,42 @@ def test_a_field_added_later_evolves_the_table_or_is_refused_never_dropped(
         assert error is not None and "reg_entities" in error.message
         assert _rows_by_partition(table) == {"emea": 3}
         assert "website" not in table.column_names
+
+
+def test_the_runs_ledger_and_the_current_entities_land_too(
+    emulator: EmulatorServer, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    findall = build_findall_assets("ai", "AI infrastructure companies", limit=4)
+    search = build_search_assets("ev", ["ev market trends"], limit=2)
+    ledger = build_scout_runs_ledger(findall, search)
+    # Delta and Iceberg load by the input's type; DuckDB's polars manager too.
+    loads_by_type = {"delta": "arrow", "iceberg": "arrow"}
+    table_type: Any = loads_by_type.get(warehouse.name)
+    if isinstance(warehouse.io_manager, DuckDBPolarsIOManager):
+        table_type = "polars"
+    current = build_current_entities(findall, table_type=table_type)
+    home = tmp_path / "home"
+    home.mkdir()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        for _ in range(2):  # two refreshes: two runs of each
+            result = materialize(
+                [findall, search], resources=resources(emulator, warehouse), instance=instance
+            )
+            assert result.success
+        result = materialize(
+            [findall, search, ledger, current],
+            resources=resources(emulator, warehouse),
+            instance=instance,
+            selection=[ledger.key, current.key],
+        )
+        assert result.success
+    runs = warehouse.read("scout_runs")
+    served = {run.run_id: run.credits for run in emulator.ledger.runs()}
+    assert (
+        dict(
+            zip(runs.column("run_id").to_pylist(), runs.column("credits").to_pylist(), strict=True)
+        )
+        == served
+    )
+    entities = warehouse.read("ai_entities_current")
+    assert entities.num_rows == len(set(entities.column("entity_id").to_pylist())) == 4
