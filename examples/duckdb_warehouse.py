@@ -21,6 +21,8 @@ from definitions import ai_funding, ai_infra, ev_market
 from examples.downstream import headquarters_summary
 from scout_dagster import ScoutResource
 
+__all__ = ["ai_funding", "ai_infra", "defs", "ev_market", "headquarters_summary"]
+
 defs = Definitions(
     assets=[ai_infra, ev_market, ai_funding, headquarters_summary],
     resources={

@@ -75,7 +75,7 @@ import datetime as dt
 import hashlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -600,8 +600,8 @@ def _python_type(table_type: TableType) -> type:
     if table_type == "polars":
         import polars
 
-        return polars.DataFrame
-    return pa.Table
+        return cast(type, polars.DataFrame)
+    return cast(type, pa.Table)
 
 
 def build_current_entities(
@@ -647,19 +647,20 @@ def build_current_entities(
         entities.metadata.get("dagster/io_manager_key", "scout_io_manager")
     )
     schema = _current_schema(entities)
+    entities_in = AssetIn(key=entities.key, partition_mapping=AllPartitionMapping())
+    if table_type is not None:
+        # What the entities are loaded as: warehouse IO managers load by the
+        # input's type (Delta and Iceberg have no handler for Any).
+        entities_in = AssetIn(
+            key=entities.key,
+            partition_mapping=AllPartitionMapping(),
+            dagster_type=_python_type(table_type),
+        )
 
     @asset(
         name=name or f"{path[-1]}_current",
         key_prefix=prefix,
-        ins={
-            "entities": AssetIn(
-                key=entities.key,
-                partition_mapping=AllPartitionMapping(),
-                # What the entities are loaded as: warehouse IO managers load by
-                # the input's type (Delta and Iceberg have no handler for Any).
-                **({"dagster_type": _python_type(table_type)} if table_type else {}),
-            )
-        },
+        ins={"entities": entities_in},
         group_name=group_name if group_name is not None else entities.group_name,
         io_manager_key=manager,
         owners=owners,

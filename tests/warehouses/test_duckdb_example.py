@@ -20,6 +20,7 @@ def test_the_example_assets_load_into_duckdb_and_query_back(
 
     defs = duckdb_warehouse.defs
     # The example's own IO manager, pointed at this test's file by SCOUT_DUCKDB.
+    assert defs.resources is not None
     io_manager = defs.resources["scout_io_manager"]
     assets = [
         duckdb_warehouse.ai_infra,
