@@ -14,6 +14,7 @@ from tests.conftest import TEST_KEY
 from tests.reliability import load_job
 
 
+@pytest.mark.slow  # 40 s on 2 cores: in the long suite (bash scripts/slow.sh)
 def test_many_assets_at_once_succeed_or_fail_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
