@@ -78,7 +78,7 @@ if _typing.TYPE_CHECKING:
         scout_findall_assets,
         scout_search_assets,
     )
-    from ._storage import ParquetStore, WrittenTable
+    from ._storage import ParquetStore, SchemaConflictError, WrittenTable
 
 # The Dagster layer and the Parquet storage are imported on first use: the
 # client and the emulator (a process of its own) should not pay for importing
@@ -97,6 +97,7 @@ _LAZY = {
     "build_search_assets": "._dagster",
     "ParquetStore": "._storage",
     "WrittenTable": "._storage",
+    "SchemaConflictError": "._storage",
 }
 
 
@@ -134,6 +135,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "RunTerminated",
+    "SchemaConflictError",
     "ScoutAPIError",
     "ScoutAuthenticationError",
     "ScoutBadRequestError",

@@ -37,6 +37,7 @@ PUBLIC = [
     "RunState",
     "RunStatus",
     "RunTerminated",
+    "SchemaConflictError",
     "ScoutAPIError",
     "ScoutAuthenticationError",
     "ScoutBadRequestError",
