@@ -93,3 +93,28 @@ def make_client(server: EmulatorServer, **kwargs: object) -> tuple[ScoutClient, 
     kwargs.setdefault("retry", RetryPolicy(max_attempts=5))
     client = ScoutClient(TEST_KEY, base_url=server.url, sleep=sleeps, **kwargs)  # type: ignore[arg-type]
     return client, sleeps
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server in a thread on a free loopback port (object storage tests)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-import pytest
 from dagster import DailyPartitionsDefinition, materialize
 
 from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_assets
@@ -17,31 +15,6 @@ from scout_dagster.emulator import EmulatorServer
 from tests.conftest import TEST_KEY
 
 BUCKET = "scout-warehouse"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server in a thread on a free loopback port."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def test_partitions_land_on_s3_and_read_back(
