@@ -56,7 +56,7 @@ from ._translator import (
 __all__ = ["scout_findall_assets", "scout_search_assets"]
 
 #: Bumped when the tables' layout changes, so code versions change with it.
-TABLES_VERSION = "1"
+TABLES_VERSION = "2"  # 2: partition_start, list and struct columns (issue 12)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ID_COLUMN = {"findall": "entity_id", "search": "result_id"}
 
