@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import io
 import math
 import subprocess
@@ -35,7 +36,7 @@ from dagster import AssetIn, DailyPartitionsDefinition, asset, materialize
 from scout_dagster import ParquetStore, ScoutParquetIOManager, ScoutResource, build_findall_assets
 from scout_dagster._storage import LOCK_FILE, SchemaConflictError
 from scout_dagster.emulator import EmulatorServer
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DAILY = DailyPartitionsDefinition(start_date="2026-01-01")
@@ -597,23 +598,32 @@ def _no_lock() -> Iterator[None]:
 
 
 _WRITER = """
-import sys, time
+import fcntl, pathlib, sys
 import pyarrow as pa
 from scout_dagster import ParquetStore
 
-base, n = sys.argv[1], int(sys.argv[2])
-store = ParquetStore(base, before_replace=lambda temporary: time.sleep(0.02))
+base, n, gate = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+store = ParquetStore(base)
 table = pa.table({"id": [n], "name": [str(n)], f"column_{n}": [n]})
+with open(gate, "rb") as opened:
+    pathlib.Path(f"{gate}.ready-{n}").touch()
+    fcntl.flock(opened, fcntl.LOCK_SH)  # every writer starts when the test lets go
 store.write("entities", table, {"partition": f"2026-02-{n:02d}"})
 """
 
 
 def test_writer_processes_adding_columns_at_once_end_with_one_schema(tmp_path: Path) -> None:
     ParquetStore(str(tmp_path)).write(TABLE, pa.table({"id": [0], "name": ["0"]}), DAY_1)
-    writers = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), str(n)], cwd=ROOT)
-        for n in range(1, 7)
-    ]
+    gate = tmp_path / ".gate"
+    with gate.open("wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WRITER, str(tmp_path), str(n), str(gate)], cwd=ROOT
+            )
+            for n in range(1, 7)
+        ]
+        wait_until(lambda: len(list(tmp_path.glob(".gate.ready-*"))) == 6, 60)
     assert [w.wait(timeout=120) for w in writers] == [0] * 6
 
     folder = tmp_path / TABLE
