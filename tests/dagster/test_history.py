@@ -430,7 +430,7 @@ def test_a_paid_run_that_a_step_retry_replaced_is_in_the_ledger(
         }
         result = materialize([assets], resources=resources, instance=instance, raise_on_error=False)
         assert not result.success
-        remote = {run_id for (_, run_id) in server._runs}
+        remote = server.run_ids
         assert materialize([ledger], resources=resources, instance=instance).success
     table = pq.read_table(tmp_path / "scout_runs" / "data.parquet")
     assert set(table.column("run_id").to_pylist()) == remote and len(remote) >= 1

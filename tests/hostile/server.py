@@ -121,6 +121,12 @@ class HostileServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
+    @property
+    def run_ids(self) -> set[str]:
+        """The ids of every run this server created."""
+        with self.lock:
+            return {run_id for (_, run_id) in self._runs}
+
     def __enter__(self) -> HostileServer:
         self._thread.start()
         return self
