@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -51,16 +51,20 @@ from ._models import (
     findall_event_head,
     findall_run_head,
 )
+from ._monitors import Monitor, MonitorEvent
 from ._requests import FindAllGenerator, FindAllRequest, SearchDepth, SearchRequest, coerce_request
 from ._retry import call_with_retries
 from ._sse import iter_sse_resuming
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._monitor_calls import MonitorCalls
+
 __all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
 
 log = logging.getLogger("scout_dagster.client")
 
-_Model = TypeVar("_Model", FindAllRun, SearchRun)
+_Model = TypeVar("_Model", FindAllRun, SearchRun, Monitor, MonitorEvent)
 _Checked = TypeVar("_Checked")
 
 #: FindAll paths as documented; Scout's SDKs use the ``/v1/lists`` alias,
@@ -70,7 +74,16 @@ FINDALL_PREFIX = "/v1/findall"
 DEFAULT_PAGE_SIZE = 50
 #: Keys under which a list endpoint might wrap its page in an object; the
 #: contract does not say, so a bare JSON array and any of these are read.
-_PAGE_KEYS = ("data", "items", "runs", "results", "searches", "findall_runs")
+_PAGE_KEYS = (
+    "data",
+    "items",
+    "runs",
+    "results",
+    "searches",
+    "findall_runs",
+    "monitors",
+    "events",
+)
 #: Longest run id put into a URL. Ids are opaque; this one is not an id.
 MAX_RUN_ID_CHARS = 256
 
@@ -159,6 +172,13 @@ class ScoutClient:
 
     def __repr__(self) -> str:
         return f"ScoutClient(base_url={self.base_url!r}, api_key=***)"
+
+    @property
+    def monitors(self) -> MonitorCalls:
+        """The Monitors calls: ``client.monitors.create(...)``, ``.events(...)``, ..."""
+        from ._monitor_calls import MonitorCalls  # it imports this module
+
+        return MonitorCalls(self)
 
     def server_text(self, text: str | None) -> str | None:
         """A server's words (a run's ``error``, say) as they may be kept in a
