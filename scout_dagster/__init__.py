@@ -61,6 +61,8 @@ from ._models import (
     SearchUsage,
     StatusMetrics,
 )
+from ._monitor_calls import MonitorCalls
+from ._monitors import Monitor, MonitorEvent, MonitorRequest, MonitorResult
 from ._requests import FindAllRequest, SearchRequest
 from ._version import __version__
 
@@ -73,8 +75,12 @@ if _typing.TYPE_CHECKING:
         ScoutTableProps,
         build_current_entities,
         build_findall_assets,
+        build_scout_monitor_assets,
+        build_scout_monitor_run_job,
+        build_scout_monitor_sensor,
         build_scout_runs_ledger,
         build_search_assets,
+        monitor_partition_key,
         scout_findall_assets,
         scout_search_assets,
     )
@@ -95,6 +101,10 @@ _LAZY = {
     "ScoutResource": "._dagster",
     "build_findall_assets": "._dagster",
     "build_search_assets": "._dagster",
+    "build_scout_monitor_assets": "._dagster",
+    "build_scout_monitor_run_job": "._dagster",
+    "build_scout_monitor_sensor": "._dagster",
+    "monitor_partition_key": "._dagster",
     "ParquetStore": "._storage",
     "WrittenTable": "._storage",
     "SchemaConflictError": "._storage",
@@ -125,6 +135,11 @@ __all__ = [
     "FindAllRequest",
     "FindAllRun",
     "FollowResult",
+    "Monitor",
+    "MonitorCalls",
+    "MonitorEvent",
+    "MonitorRequest",
+    "MonitorResult",
     "ParquetStore",
     "RetryPolicy",
     "RunBudgetExceeded",
@@ -171,8 +186,12 @@ __all__ = [
     "__version__",
     "build_current_entities",
     "build_findall_assets",
+    "build_scout_monitor_assets",
+    "build_scout_monitor_run_job",
+    "build_scout_monitor_sensor",
     "build_scout_runs_ledger",
     "build_search_assets",
+    "monitor_partition_key",
     "scout_findall_assets",
     "scout_search_assets",
 ]

@@ -4,6 +4,12 @@ from ._assets import build_findall_assets, build_search_assets
 from ._decorators import scout_findall_assets, scout_search_assets
 from ._history import build_current_entities, build_scout_runs_ledger
 from ._io_manager import ScoutParquetIOManager
+from ._monitor import (
+    build_scout_monitor_assets,
+    build_scout_monitor_run_job,
+    build_scout_monitor_sensor,
+    monitor_partition_key,
+)
 from ._resource import ScoutResource
 from ._translator import DagsterScoutTranslator, ScoutMetadataSet, ScoutTableProps
 
@@ -15,8 +21,12 @@ __all__ = [
     "ScoutTableProps",
     "build_current_entities",
     "build_findall_assets",
+    "build_scout_monitor_assets",
+    "build_scout_monitor_run_job",
+    "build_scout_monitor_sensor",
     "build_scout_runs_ledger",
     "build_search_assets",
+    "monitor_partition_key",
     "scout_findall_assets",
     "scout_search_assets",
 ]
