@@ -25,7 +25,15 @@ from ._app import build_app
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import DEFAULT_API_KEY, EmulatorConfig
 from ._faults import FaultConfig, Faults
-from ._ledger import Ledger, RequestRecord, RunSnapshot, UnknownRunError
+from ._ledger import (
+    Ledger,
+    MonitorRunRecord,
+    MonitorSnapshot,
+    RequestRecord,
+    RunSnapshot,
+    UnknownMonitorError,
+    UnknownRunError,
+)
 from ._server import EmulatorServer, run_emulator
 from ._state import EmulatorState
 
@@ -39,9 +47,12 @@ __all__ = [
     "Faults",
     "Ledger",
     "ManualClock",
+    "MonitorRunRecord",
+    "MonitorSnapshot",
     "RequestRecord",
     "RunSnapshot",
     "SystemClock",
+    "UnknownMonitorError",
     "UnknownRunError",
     "build_app",
     "run_emulator",

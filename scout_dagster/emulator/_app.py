@@ -3,6 +3,7 @@
 Routes, validation and the calls into run records live here; auth, faults,
 idempotency and the request log wrap every ``/v1`` route in ``_middleware``.
 Each FindAll route exists under ``/v1/findall`` and its alias ``/v1/lists``.
+The ``/v1/monitors`` routes live in ``_monitor_routes``.
 ``/_emulator/*`` routes (no auth, never faulted) let out-of-process users read
 the ledger and switch faults.
 """
@@ -24,9 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from ._accept import wants_stream
+from ._errors import ApiError
 from ._faults import FaultConfig, QuietDeliberateAborts, create_cap_retry_after
 from ._middleware import ApiMiddleware, RequestContext, request_context
-from ._payloads import findall_json, search_json
+from ._monitor_routes import MonitorRoutes
+from ._payloads import findall_json, search_json, sse_messages
 from ._runs import (
     FINDALL_FIXED_CREDITS,
     Enrichment,
@@ -56,16 +60,6 @@ from ._streams import event_stream
 __all__ = ["ApiError", "build_app"]
 
 FINDALL_PREFIXES = ("/v1/findall", "/v1/lists")  # [doc] path, then the [sdk] alias
-
-
-class ApiError(Exception):
-    """An error answer: ``{"detail": message}`` with ``status`` and optional headers."""
-
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers or {}
 
 
 def _install_quiet_aborts() -> None:
@@ -138,12 +132,22 @@ class _Api:
         runs = self.state.ledger.owned_runs(request_context(request).owner, kind)
         return runs[params.offset : params.offset + params.limit]
 
-    def _stream(self, request: Request, run: FindAllRun | SearchRun) -> StreamingResponse:
+    def _events(self, request: Request, run: FindAllRun | SearchRun) -> Response:
+        """The run's events after the resume point: SSE, or a JSON array when asked for.
+
+        The array holds the ``data`` of each frame the stream would send now,
+        in order, which is what Scout's SDK ``events(id)`` reads.
+        """
         header = request.headers.get("last-event-id")
         if header is not None:
             after = parse_params(EventsQuery, {"last_event_id": header}, "header").last_event_id
         else:
             after = parse_params(EventsQuery, dict(request.query_params)).last_event_id
+        if not wants_stream(request.headers.get("accept"), default_stream=True):
+            with self.state.ledger.lock:
+                now = self.state.clock.now()
+                messages = sse_messages(run, after, now, self.state.timestamps)
+            return JSONResponse([message.data for message in messages])
         return StreamingResponse(
             event_stream(self.state, run, after, request_context(request)),
             media_type="text/event-stream",
@@ -200,7 +204,7 @@ class _Api:
             return self._findall_response(self._findall_run(request), self.state.clock.now())
 
     async def findall_events(self, request: Request) -> Response:
-        return self._stream(request, self._findall_run(request))
+        return self._events(request, self._findall_run(request))
 
     async def findall_cancel(self, request: Request) -> Response:
         parse_body(CancelBody, await request.body(), required=False)
@@ -294,7 +298,7 @@ class _Api:
             return self._search_response(self._search_run(request), self.state.clock.now())
 
     async def search_events(self, request: Request) -> Response:
-        return self._stream(request, self._search_run(request))
+        return self._events(request, self._search_run(request))
 
     async def search_cancel(self, request: Request) -> Response:
         parse_body(CancelBody, await request.body(), required=False)
@@ -321,10 +325,12 @@ class _Api:
     async def admin_ledger(self, request: Request) -> Response:
         ledger = self.state.ledger
         runs = [dataclasses.asdict(snapshot) for snapshot in ledger.runs()]
+        monitors = [dataclasses.asdict(snapshot) for snapshot in ledger.monitors()]
         return JSONResponse(
             {
                 "now": self.state.clock.now(),
                 "runs": runs,
+                "monitors": monitors,
                 "creates": {
                     "findall": ledger.creates("findall"),
                     "search": ledger.creates("search"),
@@ -381,6 +387,7 @@ class _Api:
             Route(search, self.search_get, methods=["GET"]),
             Route(search + "/events", self.search_events, methods=["GET"]),
             Route(search + "/cancel", self.search_cancel, methods=["POST"]),
+            *MonitorRoutes(self.state).routes(),
             Route("/_emulator/health", self.admin_health, methods=["GET"]),
             Route("/_emulator/ledger", self.admin_ledger, methods=["GET"]),
             Route("/_emulator/faults", self.admin_get_faults, methods=["GET"]),

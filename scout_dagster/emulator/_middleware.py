@@ -5,13 +5,15 @@ idempotent replay, or to garble it for a fault) and cut a connection mid-body.
 For each ``/v1`` request, in order:
 
 1. give it an ``x-request-id`` (every response, ``/_emulator/*`` included);
-2. check ``Authorization: Bearer <key>`` (401 otherwise; the key is never echoed);
+2. check ``Authorization: Bearer <key>`` (401 otherwise; the key is never echoed),
+   then catch monitors up, so the runs due by now happen before anything else;
 3. ask ``Faults`` for a fault: 429/5xx/any-status answers short-circuit the
    request before it is handled (nothing happens server-side, so a retry is
    safe); ``slow`` waits first; ``drop`` and ``malformed_json`` let the request
    be handled and then spoil the response (the work happened, the answer is
    lost: the case idempotency keys exist for); ``stream_drop`` is carried out
-   by the event stream itself;
+   by the event stream itself (an ``/events`` GET answered as JSON, per its
+   ``Accept``, is a JSON answer here, not a stream);
 4. replay or refuse an ``Idempotency-Key`` already seen (``_idempotency``);
 5. record the request in the ledger when its status line goes out.
 """
@@ -30,6 +32,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._accept import is_stream_request
 from ._faults import DeliberateAbort, FaultDecision
 from ._idempotency import Conflict, InFlight, StoredResponse, fingerprint
 from ._ledger import RequestRecord
@@ -208,7 +211,8 @@ class ApiMiddleware:
 
         context = RequestContext(request_id, owner, idempotency_key)
         scope.setdefault("state", {})[_CONTEXT_KEY] = context
-        streaming = method == "GET" and path.endswith("/events")
+        state.ledger.catch_up()
+        streaming = is_stream_request(method, path, headers.get("accept"))
         decision = state.faults.decide(method, path, streaming=streaming)
         fault = decision.kind if decision and decision.kind != "stream_drop" else None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,14 +25,20 @@ from pydantic import (
     model_validator,
 )
 
+from ._cron import parse_cron
+
 __all__ = [
     "CancelBody",
+    "EmptyBody",
     "EnrichBody",
     "EventsQuery",
     "ExtendBody",
     "FindAllCreateBody",
     "InjectBody",
     "ListQuery",
+    "MonitorCreateBody",
+    "MonitorEventsQuery",
+    "MonitorUpdateBody",
     "RequestInvalid",
     "SearchCreateBody",
     "parse_body",
@@ -45,6 +52,8 @@ NonBlank = Annotated[StrictStr, StringConstraints(min_length=1, pattern=r"\S")]
 MAX_SEARCH_QUERIES = 20
 MAX_SEARCH_LIMIT = 100
 MAX_LIST_LIMIT = 100
+MAX_MONITOR_LIMIT = 100
+MAX_MONITOR_EVENTS_PAGE = 100
 
 
 class RequestInvalid(Exception):
@@ -116,6 +125,10 @@ class CancelBody(_Body):
     """``POST .../cancel``: an empty body or ``{}``; anything in it is ignored."""
 
 
+class EmptyBody(_Body):
+    """A monitor's ``pause``, ``resume`` and ``run``: an empty body or ``{}``; the rest ignored."""
+
+
 class SearchCreateBody(_Body):
     """``POST /v1/search``."""
 
@@ -128,6 +141,91 @@ class SearchCreateBody(_Body):
     include_domains: list[StrictStr] | None = None
     exclude_domains: list[StrictStr] | None = None
     freshness: StrictStr | None = None
+
+
+def _check_cron(cron: str | None) -> str | None:
+    if cron is not None:
+        parse_cron(cron)  # its ValueError says what is wrong
+    return cron
+
+
+def _check_webhook(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("webhook must be an http or https URL")
+    return url
+
+
+Cadence = Literal["hourly", "daily", "weekly"]
+MonitorLimit = Annotated[StrictInt, Field(ge=1, le=MAX_MONITOR_LIMIT)]
+
+
+class MonitorCreateBody(_Body):
+    """``POST /v1/monitors``: a query and exactly one of ``cadence`` and ``cron``."""
+
+    query: NonBlank
+    cadence: Cadence | None = None
+    cron: StrictStr | None = None
+    webhook: StrictStr | None = None
+    limit: MonitorLimit = 10
+    country: NonBlank = "us"
+    language: NonBlank = "en"
+
+    _cron = field_validator("cron")(_check_cron)
+    _webhook = field_validator("webhook")(_check_webhook)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MonitorCreateBody:
+        if (self.cadence is None) == (self.cron is None):
+            raise ValueError("give exactly one of cadence and cron")
+        return self
+
+
+class MonitorUpdateBody(_Body):
+    """``PATCH /v1/monitors/{id}``: any create field; fields left out keep their value.
+
+    A ``cadence`` replaces the monitor's ``cron`` and vice versa; both at once
+    is a 422, and so is an update that would leave neither. ``webhook: null``
+    removes the webhook; the other fields cannot be null.
+    """
+
+    query: NonBlank | None = None
+    cadence: Cadence | None = None
+    cron: StrictStr | None = None
+    webhook: StrictStr | None = None
+    limit: MonitorLimit | None = None
+    country: NonBlank | None = None
+    language: NonBlank | None = None
+
+    _cron = field_validator("cron")(_check_cron)
+    _webhook = field_validator("webhook")(_check_webhook)
+
+    @field_validator("query", "limit", "country", "language")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for values the body gave, so a left-out field stays unset.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    @model_validator(mode="after")
+    def _schedule(self) -> MonitorUpdateBody:
+        if self.cadence is not None and self.cron is not None:
+            raise ValueError("give cadence or cron, not both")
+        named = {"cadence", "cron"} & self.model_fields_set
+        if named and self.cadence is None and self.cron is None:
+            raise ValueError("a monitor keeps exactly one of cadence and cron: give one a value")
+        return self
+
+
+class MonitorEventsQuery(BaseModel):
+    """``?after=&limit=`` of ``GET /v1/monitors/{id}/events`` (plus the stream's resume point)."""
+
+    after: str | None = None
+    last_event_id: str | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_MONITOR_EVENTS_PAGE)] = MAX_MONITOR_EVENTS_PAGE
 
 
 class ListQuery(BaseModel):

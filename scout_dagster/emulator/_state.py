@@ -16,6 +16,7 @@ from ._clock import Clock, SystemClock, Timestamps
 from ._config import DEFAULT_API_KEY, EmulatorConfig
 from ._faults import FaultConfig, Faults
 from ._ledger import Ledger
+from ._monitors import MonitorPolicy
 from ._runs import Timings
 
 __all__ = ["API_VERSION", "EmulatorState", "emulator_version"]
@@ -49,6 +50,14 @@ class EmulatorState:
     api_key: str  # the key handed to users (emu.api_key)
     api_keys: tuple[str, ...]  # every accepted key
     stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        # Monitor runs execute inside the ledger; they read this state's fault
+        # switch and balance at that moment (both can change at runtime).
+        self.ledger.monitor_policy = MonitorPolicy(
+            fails=lambda key: self.faults.run_fails(key),
+            balance=lambda: self.config.credit_balance,
+        )
 
     @classmethod
     def create(
