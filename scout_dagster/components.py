@@ -1,4 +1,4 @@
-"""Dagster Components for Scout: FindAll and deep-search assets declared in ``defs.yaml``.
+"""Dagster Components for Scout: FindAll, deep-search and monitor assets in ``defs.yaml``.
 
 Registered with ``dg`` (the ``dagster_dg_cli.registry_modules`` entry point),
 so ``dg list components`` shows them and ``dg scaffold defs`` writes them::
@@ -15,10 +15,12 @@ from ._dagster._components import (
     ScoutResourceAttributes,
     ScoutSearchComponent,
 )
+from ._dagster._monitor_component import ScoutMonitorComponent
 
 __all__ = [
     "ScoutFindAllComponent",
     "ScoutIOManagerAttributes",
+    "ScoutMonitorComponent",
     "ScoutResourceAttributes",
     "ScoutSearchComponent",
 ]
@@ -27,6 +29,7 @@ __all__ = [
 for _cls in (
     ScoutFindAllComponent,
     ScoutIOManagerAttributes,
+    ScoutMonitorComponent,
     ScoutResourceAttributes,
     ScoutSearchComponent,
 ):

@@ -175,6 +175,7 @@ def test_the_components_module_is_pinned() -> None:
     assert components.__all__ == [
         "ScoutFindAllComponent",
         "ScoutIOManagerAttributes",
+        "ScoutMonitorComponent",
         "ScoutResourceAttributes",
         "ScoutSearchComponent",
     ]

@@ -230,6 +230,11 @@ def _find_event(
 def _monitor_facts(
     assets: AssetsDefinition,
 ) -> tuple[AssetKey, str, str, DynamicPartitionsDefinition]:
+    if not isinstance(assets, AssetsDefinition):
+        raise ValueError(
+            "give the assets made by build_scout_monitor_assets, got "
+            f"{type(assets).__name__} {getattr(assets, 'name', '')!r}"
+        )
     spec = next(iter(assets.specs), None)
     partitions_def = assets.partitions_def
     if (
@@ -288,7 +293,11 @@ def build_scout_monitor_sensor(
         description=f"One run of {asset_key.to_user_string()} per new event of Scout monitor "
         f"{monitor_id}.",
     )
-    def _monitor_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    def _monitor_sensor(
+        context: SensorEvaluationContext, **_resources: Any
+    ) -> SensorResult | SkipReason:
+        # Resources come by keyword when the sensor is called directly (tests);
+        # context.resources holds them in every case.
         client = getattr(context.resources, resource_key).get_client()
         after = context.cursor or None
         events = client.monitors.events(monitor_id, after=after, limit=max_events_per_tick)

@@ -53,8 +53,8 @@ def _clock(server: EmulatorServer) -> ManualClock:
 def _tick(
     sensor: Any, instance: DagsterInstance, resources: dict[str, Any], cursor: str | None
 ) -> SensorResult | SkipReason:
-    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    result = sensor(context)
+    with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        result = sensor(context)
     assert isinstance(result, SensorResult | SkipReason), result
     return result
 
@@ -261,3 +261,38 @@ def test_event_ids_a_partition_key_cannot_hold_are_hashed(event_id: str, plain: 
     assert key == monitor_partition_key(event_id)  # stable
     if not plain:
         assert key.startswith("ev-") and len(key) == 35
+
+
+def test_the_monitor_component_builds_the_table_and_a_stopped_sensor_from_yaml(
+    manual_emulator: EmulatorServer, monitor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.components.conftest import defs_from_yaml
+
+    monkeypatch.setenv("SCOUT_API_KEY", TEST_KEY)
+    monkeypatch.setenv("SCOUT_BASE_URL", manual_emulator.url)
+    yaml = f"""
+        type: scout_dagster.components.ScoutMonitorComponent
+        attributes:
+          name: chips
+          monitor_id: {monitor}
+          max_events_per_tick: 3
+          io_manager:
+            base_path: "{tmp_path}"
+        """
+    with defs_from_yaml({"chips": yaml}) as defs:
+        sensor = defs.get_sensor_def("chips_monitor_results_sensor")
+        assert sensor.default_status == DefaultSensorStatus.STOPPED
+        assets = defs.get_assets_def("chips_monitor_results")
+        resources = dict(defs.resources or {})
+        instance = DagsterInstance.ephemeral()
+        _clock(manual_emulator).advance(8 * HOUR_S)
+        result = _tick(sensor, instance, resources, None)
+        assert isinstance(result, SensorResult)
+        requests = _requests(result)
+        assert 1 <= len(requests) <= 3
+        _apply(instance, result)
+        _materialize(assets, requests[0], instance, resources)
+    table = pq.read_table(
+        tmp_path / "chips_monitor_results" / f"partition={requests[0].partition_key}"
+    )
+    assert set(table.column("monitor_id").to_pylist()) == {monitor}
