@@ -275,3 +275,35 @@ def test_the_runs_ledger_and_the_current_entities_land_too(
     )
     entities = warehouse.read("ai_entities_current")
     assert entities.num_rows == len(set(entities.column("entity_id").to_pylist())) == 4
+
+
+def test_monitor_results_land_one_partition_per_event(
+    emulator: EmulatorServer, warehouse: Warehouse
+) -> None:
+    from dagster import build_sensor_context
+
+    from scout_dagster import build_scout_monitor_assets, build_scout_monitor_sensor
+    from tests.conftest import make_client
+
+    client, _ = make_client(emulator)
+    monitor = client.monitors.create("AI chip export controls", cadence="weekly").monitor_id
+    for _ in range(2):
+        client.monitors.run(monitor)  # a run now: an event at once
+    events = client.monitors.events(monitor)
+    assert len(events) == 2
+    assets = build_scout_monitor_assets("chips", monitor, io_manager_key="scout_io_manager")
+    sensor = build_scout_monitor_sensor(assets)
+    instance = DagsterInstance.ephemeral()
+    bound = resources(emulator, warehouse)
+    with build_sensor_context(instance=instance, resources=bound) as context:
+        result = sensor(context)
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    for request in [*result.run_requests, result.run_requests[0]]:  # the first one twice
+        assert materialize(
+            [assets], partition_key=request.partition_key, instance=instance, resources=bound
+        ).success
+    rows = warehouse.read("chips_monitor_results")
+    # One event's rows per partition: the re-materialized one replaced, not appended.
+    assert _rows_by_partition(rows) == {e.event_id: len(e.results) for e in events}
+    assert set(rows.column("monitor_id").to_pylist()) == {monitor}
