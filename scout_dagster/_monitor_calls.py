@@ -9,7 +9,7 @@ redaction as every other call.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._monitors import (
@@ -122,7 +122,9 @@ class MonitorCalls:
             if isinstance(item, dict) and item.get("type") in MONITOR_EVENT_TYPES
         ]
 
-    def iter_events(self, monitor_id: str, *, after: str | None = None) -> Iterator[MonitorEvent]:
+    def iter_events(
+        self, monitor_id: str, *, after: str | None = None
+    ) -> Generator[MonitorEvent, None, None]:
         """Every event after ``after`` that exists now, page by page, oldest first."""
         while True:
             page = self.events(monitor_id, after=after)
@@ -133,7 +135,7 @@ class MonitorCalls:
 
     def stream_events(
         self, monitor_id: str, *, last_event_id: str | None = None
-    ) -> Iterator[MonitorEvent]:
+    ) -> Generator[MonitorEvent, None, None]:
         """``GET …/events`` as a stream (SSE): events as they happen, after
         ``last_event_id``, resumed across dropped connections. It does not end
         while the monitor exists: stop iterating when you have what you need."""

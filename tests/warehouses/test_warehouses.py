@@ -15,9 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetSpec,
     DagsterInstance,
     DailyPartitionsDefinition,
+    SensorResult,
     StaticPartitionsDefinition,
     materialize,
 )
@@ -297,8 +299,10 @@ def test_monitor_results_land_one_partition_per_event(
     bound = resources(emulator, warehouse)
     with build_sensor_context(instance=instance, resources=bound) as context:
         result = sensor(context)
-    for request in result.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    assert isinstance(result, SensorResult) and result.run_requests
+    for added in result.dynamic_partitions_requests or []:
+        assert isinstance(added, AddDynamicPartitionsRequest)
+        instance.add_dynamic_partitions(added.partitions_def_name, added.partition_keys)
     for request in [*result.run_requests, result.run_requests[0]]:  # the first one twice
         assert materialize(
             [assets], partition_key=request.partition_key, instance=instance, resources=bound
