@@ -227,6 +227,15 @@ def _find_event(
     )
 
 
+def _after(events: list[MonitorEvent], cursor: str | None) -> list[MonitorEvent]:
+    """``events`` past ``cursor``: a server that ignored ``after=`` and listed
+    the events from the first would otherwise have them requested again."""
+    ids = [event.event_id for event in events]
+    if cursor is not None and cursor in ids:
+        return events[ids.index(cursor) + 1 :]
+    return events
+
+
 def _monitor_facts(
     assets: AssetsDefinition,
 ) -> tuple[AssetKey, str, str, DynamicPartitionsDefinition]:
@@ -300,7 +309,9 @@ def build_scout_monitor_sensor(
         # context.resources holds them in every case.
         client = getattr(context.resources, resource_key).get_client()
         after = context.cursor or None
-        events = client.monitors.events(monitor_id, after=after, limit=max_events_per_tick)
+        events = _after(
+            client.monitors.events(monitor_id, after=after, limit=max_events_per_tick), after
+        )
         if not events:
             return SkipReason(f"no event of monitor {monitor_id} after {after or 'the start'}")
         known = set(context.instance.get_dynamic_partitions(partitions_def.name or ""))
