@@ -40,7 +40,13 @@ from ._config import (
 )
 from ._deadline import current_deadline
 from ._errors import ScoutDeadlineError, ScoutDecodeError
-from ._http import Redactor, decode_json, raise_for_status, translate_transport_errors
+from ._http import (
+    Redactor,
+    decode_json,
+    raise_for_status,
+    slow_answer_notice,
+    translate_transport_errors,
+)
 from ._models import (
     FINDALL_EVENT_TYPES,
     SEARCH_EVENT_TYPES,
@@ -137,6 +143,9 @@ class ScoutClient:
         retry: how failed requests are retried (:class:`RetryPolicy`).
         transport: an httpx transport to use instead of the network (tests).
         sleep: how to wait between retries; tests pass a recorder.
+        logger: where retries, resumed streams and requests that are slow to
+            answer are reported (a Dagster step's ``context.log`` puts them in
+            the run's log); the ``scout_dagster.client`` logger by default.
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class ScoutClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        logger: logging.Logger | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise ValueError(
@@ -156,6 +166,7 @@ class ScoutClient:
         self.base_url = normalize_base_url(base_url)
         self.retry = retry
         self._sleep = sleep
+        self.log = logger or log
         self._redact = Redactor(api_key)
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._http = httpx.Client(
@@ -223,13 +234,20 @@ class ScoutClient:
             headers["Content-Type"] = "application/json"
 
         def attempt() -> Any:
-            with translate_transport_errors(method, path, self._redact):
+            with (
+                translate_transport_errors(method, path, self._redact),
+                slow_answer_notice(self.log, f"{method} {path}", self._timeout.read),
+            ):
                 response = self._send(method, path, content, params, headers)
             raise_for_status(method, path, response, self._redact)
             return decode(method, path, response, self._redact)
 
         return call_with_retries(
-            attempt, policy=self.retry, describe=f"{method} {path}", sleep=self._sleep
+            attempt,
+            policy=self.retry,
+            describe=f"{method} {path}",
+            sleep=self._sleep,
+            log=self.log,
         )
 
     def _send(
@@ -572,6 +590,7 @@ class ScoutClient:
             sleep=self._sleep,
             redact=self._redact,
             last_event_id=last_event_id,
+            log=self.log,
         )
         try:
             for sse in events:
@@ -581,7 +600,7 @@ class ScoutClient:
                     if "\\u" in data and isinstance(payload, dict):
                         payload = self._redact.value(payload)  # an escaped key, decoded
                 except ValueError:
-                    log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
+                    self.log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
                     continue
                 if not isinstance(payload, dict):
                     continue

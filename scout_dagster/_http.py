@@ -7,9 +7,12 @@ status, the server's own message and request id, and never the API key.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
+import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,6 +98,50 @@ class Redactor:
 
     def __repr__(self) -> str:
         return "Redactor(***)"
+
+
+def slow_answer_notice(
+    log: logging.Logger, describe: str, timeout_s: float | None
+) -> contextlib.AbstractContextManager[None]:
+    """Report a request that has had no complete answer for a while, and every
+    ``SLOW_NOTICE_EVERY_S`` after, so a server that accepts and never answers
+    is seen in the run's log long before the request times out."""
+    return _SlowAnswerNotice(log, describe, timeout_s)
+
+
+#: A request unanswered this long is reported, and again this often after.
+SLOW_NOTICE_AFTER_S = 10.0
+SLOW_NOTICE_EVERY_S = 30.0
+
+
+class _SlowAnswerNotice:
+    def __init__(self, log: logging.Logger, describe: str, timeout_s: float | None) -> None:
+        self._log = log
+        self._describe = describe
+        self._timeout_s = timeout_s
+        self._done = threading.Event()
+        self._started = 0.0
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> None:
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="scout-slow")
+        self._thread.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        wait = SLOW_NOTICE_AFTER_S
+        while not self._done.wait(wait):
+            waited = time.monotonic() - self._started
+            limit = (
+                f" (it times out after {self._timeout_s:g} s of silence)" if self._timeout_s else ""
+            )
+            self._log.warning(
+                "%s: no complete answer yet after %.0f s%s", self._describe, waited, limit
+            )
+            wait = SLOW_NOTICE_EVERY_S
 
 
 @contextmanager

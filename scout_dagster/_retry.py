@@ -107,11 +107,15 @@ def call_with_retries(
     describe: str,
     sleep: Callable[[float], None],
     rng: random.Random | None = None,
+    log: logging.Logger = log,
 ) -> T:
     """Call ``fn`` until it succeeds, fails for good, or the policy is spent.
 
     The last error is re-raised as it was (never wrapped in tenacity's
     ``RetryError``), so callers see the server's own status and message.
+    Each retry is reported to ``log`` (a Dagster step's log: in the run's log)
+    with the endpoint, the error (its status and the server's message), the
+    wait and the attempt.
     """
     schedule = _Schedule(policy, rng or random.Random())
 

@@ -35,6 +35,7 @@ def iter_sse_resuming(
     redact: Redactor,
     last_event_id: str | None = None,
     params: Mapping[str, Any] | None = None,
+    log: logging.Logger = log,
 ) -> Generator[ServerSentEvent, None, None]:
     """Yield the events of ``GET path`` forever, resuming after every drop.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -274,6 +275,8 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
                 initial_backoff_s=self.retry_backoff_s,
                 total_budget_s=self.retry_budget_s,
             ),
+            # In a step, the step's log: retries and slow answers are in the run's log.
+            logger=log if isinstance(log, logging.Logger) else None,
         )
 
     def run_findall(
