@@ -25,9 +25,9 @@ from dagster import (
     reconstructable,
 )
 
-from benchmarks import backfill
 from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_assets
 from scout_dagster.emulator import EmulatorServer
+from tests import backfill_job as backfill
 from tests.conftest import TEST_KEY, wait_until
 
 DAY = "2026-01-01"
@@ -137,7 +137,7 @@ def test_a_failed_wait_with_no_retry_coming_cancels_the_run(
 _RUN_ONE_PARTITION = """
 import sys
 from dagster import DagsterInstance, execute_job, reconstructable
-from benchmarks import backfill
+from tests import backfill_job as backfill
 with DagsterInstance.get() as instance:
     job = reconstructable(backfill.get_job)
     execute_job(job, instance=instance, tags={"dagster/partition": sys.argv[1]})

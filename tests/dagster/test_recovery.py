@@ -27,10 +27,10 @@ from dagster import (
     reconstructable,
 )
 
-from benchmarks import backfill
 from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_assets
 from scout_dagster._follower import successor_key
 from scout_dagster.emulator import EmulatorServer, FaultConfig
+from tests import backfill_job as backfill
 from tests.conftest import TEST_KEY, wait_until
 
 DAY = "2026-01-01"
@@ -152,7 +152,7 @@ def test_a_reexecution_after_our_cancel_starts_a_new_run_once(
 _RUN_ONE_PARTITION = """
 import sys
 from dagster import DagsterInstance, execute_job, reconstructable
-from benchmarks import backfill
+from tests import backfill_job as backfill
 with DagsterInstance.get() as instance:
     job = reconstructable(backfill.get_job)
     result = execute_job(job, instance=instance, tags={"dagster/partition": sys.argv[1]})

@@ -220,7 +220,7 @@ def _materialize(kind: str, emulator: EmulatorServer, base: Path) -> Any:
 def _reexecute_after_cancel(emulator: EmulatorServer, base: Path) -> Any:
     """A partition whose first Dagster run meets its deadline, then a
     re-execution from failure on the same (real, on-disk) instance."""
-    from benchmarks import backfill
+    from tests import backfill_job as backfill
 
     settings = {
         backfill.ENV_URL: emulator.url,
@@ -282,7 +282,7 @@ def _baseline(kind: str, emulator: EmulatorServer, base: Path) -> Any:
     """The fault-free tables a deadline kind must end with."""
     if kind == "findall":
         return _materialize("findall", emulator, base)
-    from benchmarks import backfill
+    from tests import backfill_job as backfill
 
     with DagsterInstance.ephemeral() as instance:
         return materialize(
