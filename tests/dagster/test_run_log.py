@@ -27,8 +27,8 @@ def _run_log(instance: DagsterInstance, run_id: str) -> str:
     )
 
 
-def _materialize(url: str, tmp_path: Path, instance: DagsterInstance, **options: object) -> str:
-    assets = build_findall_assets("logged", "AI infrastructure companies", limit=3, **options)
+def _materialize(url: str, tmp_path: Path, instance: DagsterInstance) -> str:
+    assets = build_findall_assets("logged", "AI infrastructure companies", limit=3)
     result = materialize(
         [assets],
         instance=instance,
