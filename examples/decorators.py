@@ -1,4 +1,4 @@
-"""The decorator form with a translator, as README.md shows it (tested verbatim)."""
+"""The decorator form with a translator, as docs/assets.md shows it (tested verbatim)."""
 
 from collections.abc import Iterator
 from typing import Any

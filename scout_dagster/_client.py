@@ -1,6 +1,6 @@
 """``ScoutClient``: typed, synchronous calls of the Scout API over httpx.
 
-One method per call of the contract (``shared/scout-api.md``). Every request
+One method per call of the contract (``docs/api-contract.md``). Every request
 carries the headers the contract names; every non-GET carries an
 ``Idempotency-Key`` that stays the same across retries of that one logical
 write (callers may pass their own, e.g. a key derived from the asset and

@@ -1,6 +1,6 @@
 """Connection settings of the Scout client: base URL, API version, timeouts, retries.
 
-Everything the contract leaves to us ([assumed] in ``shared/scout-api.md``)
+Everything the contract leaves to us ([assumed] in ``docs/api-contract.md``)
 and every default has its reason next to it, so there is one place to change.
 """
 

@@ -1,4 +1,4 @@
-"""Typed records of the Scout API contract (``shared/scout-api.md``). No I/O.
+"""Typed records of the Scout API contract (``docs/api-contract.md``). No I/O.
 
 Every record keeps fields it does not know (``extra="allow"``), so a newer
 server never breaks an older client, and dumps back to the wire form with

@@ -3,7 +3,7 @@
 The request to create or change one (:class:`MonitorRequest`) and the records
 the API answers (:class:`Monitor`, :class:`MonitorEvent`,
 :class:`MonitorResult`). The shapes are the contract's "Monitors" section
-(``shared/scout-api.md``), marked [assumed] there until the vendor documents
+(``docs/api-contract.md``), marked [assumed] there until the vendor documents
 them; they are kept in this one module so that reading is easy to change.
 No I/O.
 """

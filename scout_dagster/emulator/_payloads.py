@@ -1,7 +1,7 @@
 """JSON shapes of the contract: run objects, candidates and SSE messages.
 
 This module turns a run's folded progress into exactly the payloads that
-``scout-api.md`` describes; it decides nothing about lifecycles (``_runs``) or
+``docs/api-contract.md`` describes; it decides nothing about lifecycles (``_runs``) or
 content (``_world``).
 """
 

@@ -3,7 +3,7 @@ sent with plain httpx exactly as the SDK sends them, against the emulator.
 
 The SDK package itself is not installable here (no network, and it is not
 vendored), so these requests copy what it sends by the contract
-(``scout-api.md``, the [sdk] statements): ``Authorization: Bearer``,
+(``docs/api-contract.md``, the [sdk] statements): ``Authorization: Bearer``,
 ``Scout-Version: 2026-06-21``, ``Accept: application/json`` and a
 ``User-Agent`` on every call, an ``Idempotency-Key`` UUID on every non-GET,
 FindAll under its ``/v1/lists`` alias, and ``events(id)`` as a plain GET that

@@ -96,7 +96,7 @@ def iceberg(tmp: Path) -> Warehouse:
         "uri": f"sqlite:///{tmp}/catalog.db",
         "warehouse": f"file://{tmp}/warehouse",
     }
-    # The IO manager writes into a namespace that exists (the README says so).
+    # The IO manager writes into a namespace that exists (docs/warehouses.md says so).
     SqlCatalog("scout", **properties).create_namespace(SCHEMA)
     io_manager = PyArrowIcebergIOManager(
         name="scout", config=IcebergCatalogConfig(properties=properties), namespace=SCHEMA
