@@ -225,7 +225,9 @@ class RunFollower:
             it whatever this says.
         use_stream: follow the event stream (else poll only).
         poll_interval_s, max_poll_interval_s: polling starts at the first and
-            grows by half each time up to the second (seconds).
+            grows by half each time up to the second (seconds). The second is
+            10 s by default, so a polled run's end is never seen later than a
+            fixed 10-second poll would see it.
         progress_interval_s: the least time between two progress reports.
         cancel_grace_s: after the deadline or the budget, the time the cancel
             and the reads that wait for it to take effect get (it stops at its
@@ -255,7 +257,7 @@ class RunFollower:
         cancel_on_error: bool = True,
         use_stream: bool = True,
         poll_interval_s: float = 1.0,
-        max_poll_interval_s: float = 15.0,
+        max_poll_interval_s: float = 10.0,
         progress_interval_s: float = 5.0,
         cancel_grace_s: float = 10.0,
         terminated: Callable[[], bool] | None = None,
