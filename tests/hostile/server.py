@@ -7,8 +7,17 @@ misbehaviour; with none on it is a plain, well-behaved Scout. A run is
 "running" for ``run_s`` real seconds after its create, then completed (or
 failed); a cancel ends an active run at once.
 
+Monitors (``/v1/monitors``) have no clock: a monitor's events are made when the
+test calls :meth:`HostileServer.emit_monitor_event` or someone calls
+``POST /v1/monitors/{id}/run``. Their events are listed as JSON
+(``?after=<event id>&limit=``) or streamed (SSE, ``Accept: text/event-stream``,
+resumable with ``Last-Event-ID``); the ``Scenario`` fields under "Monitors"
+make those misbehave.
+
     with HostileServer(api_key="sk-...", scenario=Scenario(run_s=1.0)) as server:
         server.url, server.requests, server.creates, server.cancels
+        monitor_id = server.add_monitor("AI chips")
+        server.emit_monitor_event(monitor_id)
 """
 
 from __future__ import annotations
@@ -24,6 +33,12 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
 __all__ = ["HostileServer", "RequestRecord", "Scenario"]
+
+#: A monitor's create (and update) fields, as the contract lists them.
+_MONITOR_FIELDS = frozenset({"query", "cadence", "cron", "webhook", "limit", "country", "language"})
+_CADENCES = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0}
+#: The most events one list answer gives (and the largest ``limit`` taken).
+_MAX_EVENTS_LIMIT = 100
 
 Kind = Literal["findall", "search"]
 _CREATES: dict[str, Kind] = {"/v1/findall/runs": "findall", "/v1/search": "search"}
@@ -66,6 +81,19 @@ class Scenario:
     cancel_failures: int = 0  # cancels answered 503 first (-1: all), before one is accepted
     slow_create_s: float = 0.0  # a create makes its run at once, then answers this much later
     no_sources: bool = False  # FindAll entities name no source page
+    # ---- Monitors (echo_key also applies: x-request-id, a failed event's error,
+    # a 404's detail all name the bearer key)
+    event_ids: list[str] | None = None  # ids successive monitor events get, then mev-NNNNNN
+    wrap_lists: str | None = None  # list answers as {<this>: [...]} instead of a bare array
+    unknown_events: int = 0  # events of unknown types stored (and listed) before each event
+    flap_events: int = 0  # the first 2*n event-list reads: odd ones leave out their newest item
+    ignore_after: bool = False  # event lists ignore after= and limit=: the whole list each time
+    events_failures: list[int] = dataclasses.field(default_factory=list)  # statuses of the
+    # first event-list reads (then normal answers); 429 and 503 carry Retry-After:
+    events_retry_after: str | None = "1"
+    stream_drops: bool = False  # an event stream closes right after each event it sends
+    trickle_events_s: float | None = None  # event lists and stream frames: a byte per this many s
+    delete_answers_204: bool = False  # DELETE /v1/monitors/{id} answers 204 with no body
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +116,19 @@ class _Run:
     cancelled_at: float | None = None  # when its cancel takes (or took) effect
     reports: int = 0  # GETs and status events so far (credits_sequence)
     gets_after_end: int = 0  # GETs after completion (flap_gets)
+
+
+@dataclasses.dataclass
+class _Monitor:
+    monitor_id: str
+    request: dict[str, Any]
+    status: str = "active"
+    created_wall: float = dataclasses.field(default_factory=time.time)
+    last_run_wall: float | None = None
+    credits: int = 0
+    deleted: bool = False
+    # Every event, oldest first, those of unknown types included.
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _iso(wall: float) -> str:
@@ -113,6 +154,13 @@ class HostileServer:
         self._runs: dict[tuple[Kind, str], _Run] = {}
         self._replies: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self._create_attempts = 0
+        self._monitors: dict[str, _Monitor] = {}
+        # Idempotency-Key -> (call, body, status, answer) of the monitor writes.
+        self._monitor_replies: dict[str, tuple[str, bytes, int, Any]] = {}
+        self._event_serial = 0  # events made so far, of every monitor, unknown types included
+        self.events_reads = 0  # JSON event-list requests received (refused ones included)
+        self.monitor_runs: list[str] = []  # ids of monitors run by POST …/run (replays not)
+        self.changed = threading.Condition(self.lock)  # notified on every new event or delete
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.hostile = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
@@ -133,6 +181,8 @@ class HostileServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stopping.set()  # every waiting handler wakes and drops its connection
+        with self.changed:
+            self.changed.notify_all()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
@@ -322,6 +372,271 @@ class HostileServer:
                 self._replies[key] = (raw, payload)
             return 200, payload
 
+    # ------------------------------------------------------------ monitors
+
+    def add_monitor(self, query: str = "AI chip export controls", **fields: Any) -> str:
+        """A new monitor (as a create would make it), without a request; its id."""
+        with self.lock:
+            monitor = _Monitor(f"mon-{uuid.uuid4().hex[:12]}", {"query": query} | fields)
+            monitor.request.setdefault("cadence", None if "cron" in fields else "daily")
+            self._monitors[monitor.monitor_id] = monitor
+            return monitor.monitor_id
+
+    @property
+    def monitor_ids(self) -> set[str]:
+        with self.lock:
+            return {m.monitor_id for m in self._monitors.values() if not m.deleted}
+
+    def monitor(self, segment: str) -> _Monitor | None:
+        """The monitor a path segment names, unless deleted."""
+        with self.lock:
+            monitor = self._monitors.get(unquote(segment))
+            return None if monitor is None or monitor.deleted else monitor
+
+    def delete_monitor(self, monitor_id: str) -> None:
+        """Delete it (as ``DELETE /v1/monitors/{id}`` does): its calls answer 404 from now."""
+        with self.changed:
+            self._monitors[monitor_id].deleted = True
+            self.changed.notify_all()
+
+    def _next_event_id(self) -> str:
+        self._event_serial += 1
+        ids = self.scenario.event_ids or []
+        taken = sum(1 for m in self._monitors.values() for e in m.events if e["known"])
+        return ids[taken] if taken < len(ids) else f"mev-{self._event_serial:06d}"
+
+    def emit_monitor_event(
+        self,
+        monitor_id: str,
+        results: list[dict[str, Any]] | None = None,
+        *,
+        failed: bool = False,
+    ) -> dict[str, Any]:
+        """One run of the monitor that found ``results`` (three new ones by
+        default), or that failed: its event, as the API shows it (a copy).
+        ``unknown_events`` events of other types come first."""
+        with self.changed:
+            monitor = self._monitors[monitor_id]
+            now = time.time()
+            for _ in range(self.scenario.unknown_events):
+                self._event_serial += 1
+                monitor.events.append(
+                    {
+                        "event_id": f"mev-{self._event_serial:06d}-x",
+                        "monitor_id": monitor_id,
+                        "type": "monitor.run.started",
+                        "timestamp": _iso(now),
+                        "known": False,
+                    }
+                )
+            n = sum(1 for m in self._monitors.values() for e in m.events if e["known"]) + 1
+            if results is None:
+                results = [
+                    {
+                        "title": f"Story {n}.{i}",
+                        "url": f"https://news.example/event-{n}/story-{i}",
+                        "snippet": f"What story {i} of run {n} says.",
+                        "first_seen": True,
+                    }
+                    for i in range(3)
+                ]
+            credits = 1  # one query, one credit, as a search
+            event = {
+                "event_id": self._next_event_id(),
+                "monitor_id": monitor_id,
+                "type": "monitor.run.failed" if failed else "monitor.results",
+                "timestamp": _iso(now),
+                "run_at": _iso(now),
+                "results": [] if failed else [dict(r) for r in results],
+                "credits": credits,
+                "error": "the upstream engine failed" if failed else None,
+                "known": True,
+            }
+            monitor.events.append(event)
+            monitor.last_run_wall = now
+            monitor.credits += credits
+            self.changed.notify_all()
+            return self.event_view(event, "")
+
+    def monitor_events(self, monitor_id: str) -> list[dict[str, Any]]:
+        """The monitor's events of known types, oldest first, as the API shows them."""
+        with self.lock:
+            return [self.event_view(e, "") for e in self._monitors[monitor_id].events if e["known"]]
+
+    def event_view(self, event: dict[str, Any], token: str) -> dict[str, Any]:
+        """An event as an answer carries it; a failed one names the key under echo_key."""
+        view = {k: v for k, v in event.items() if k != "known"}
+        if self.scenario.echo_key and view.get("type") == "monitor.run.failed":
+            view["error"] = f"upstream rejected token {token}"
+        return view
+
+    def monitor_body(self, monitor: _Monitor) -> dict[str, Any]:
+        request = monitor.request
+        cadence = request.get("cadence")
+        step = _CADENCES.get(cadence or "")
+        anchor = monitor.last_run_wall or monitor.created_wall
+        return {
+            "monitor_id": monitor.monitor_id,
+            "query": request.get("query"),
+            "cadence": cadence,
+            "cron": request.get("cron"),
+            "status": monitor.status,
+            "webhook": request.get("webhook"),
+            "limit": request.get("limit"),
+            "country": request.get("country") or "us",
+            "language": request.get("language") or "en",
+            "createdAt": _iso(monitor.created_wall),
+            "lastRunAt": _iso(monitor.last_run_wall) if monitor.last_run_wall else None,
+            "nextRunAt": _iso(anchor + step) if step and monitor.status == "active" else None,
+            "credits": monitor.credits,
+        }
+
+    def monitors_page(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Monitors newest first, one page."""
+        with self.lock:
+            alive = [m for m in self._monitors.values() if not m.deleted]
+            alive.sort(key=lambda m: m.created_wall, reverse=True)
+            return [self.monitor_body(m) for m in alive[offset : offset + limit]]
+
+    def events_page(
+        self, monitor: _Monitor, after: str | None, limit: int, token: str
+    ) -> list[dict[str, Any]] | None:
+        """One JSON page of the monitor's events after ``after`` (None: that id
+        is not one of its events), as the scenario has it answered."""
+        sc = self.scenario
+        with self.lock:
+            events = monitor.events
+            start = 0
+            if after is not None and not sc.ignore_after:
+                ids = [e["event_id"] for e in events]
+                if after not in ids:
+                    return None
+                start = ids.index(after) + 1
+            page = events[start:] if sc.ignore_after else events[start : start + limit]
+            reads = self.events_reads
+            if sc.flap_events and reads <= 2 * sc.flap_events and reads % 2 == 1 and page:
+                page = page[:-1]  # the newest one is missing from this read only
+            return [self.event_view(e, token) for e in page]
+
+    def position_after(self, monitor: _Monitor, last: str | None) -> int | None:
+        """Where a stream resumes: after the event whose SSE id is ``last``."""
+        if not last:
+            return 0
+        with self.lock:
+            for index, event in enumerate(monitor.events):
+                if last in (event["event_id"], _sse_id(index, event)):
+                    return index + 1
+        return None
+
+    def create_monitor(self, raw: bytes) -> tuple[int, Any]:
+        """``POST /v1/monitors``."""
+        request = _body(raw)
+        problems = _monitor_problems(request, partial=False)
+        if problems:
+            return 422, {"detail": problems}
+        fields = {k: v for k, v in request.items() if v is not None}
+        monitor_id = self.add_monitor(**fields)
+        with self.lock:
+            return 200, self.monitor_body(self._monitors[monitor_id])
+
+    def update_monitor(self, monitor: _Monitor, raw: bytes) -> tuple[int, Any]:
+        """``PATCH /v1/monitors/{id}``: a cadence clears the cron, and the other way round."""
+        request = _body(raw)
+        problems = _monitor_problems(request, partial=True)
+        if problems:
+            return 422, {"detail": problems}
+        with self.lock:
+            for field in ("cadence", "cron"):
+                if request.get(field) is not None:
+                    monitor.request.pop("cron" if field == "cadence" else "cadence", None)
+            monitor.request |= request
+            return 200, self.monitor_body(monitor)
+
+    def act(self, monitor: _Monitor, action: str) -> tuple[int, Any]:
+        """``POST …/pause``, ``…/resume``, ``…/run`` (a run now makes one event)."""
+        with self.lock:
+            if action == "run":
+                self.monitor_runs.append(monitor.monitor_id)
+                self.emit_monitor_event(monitor.monitor_id)
+            else:
+                monitor.status = "paused" if action == "pause" else "active"
+            return 200, self.monitor_body(monitor)
+
+    def monitor_write(self, call: str, raw: bytes, key: str | None, answer: Any) -> tuple[int, Any]:
+        """``answer()`` once per Idempotency-Key: a repeated key gets the
+        original answer (409 when its call or body differ)."""
+        with self.lock:
+            if key is not None and key in self._monitor_replies:
+                first_call, first_body, status, payload = self._monitor_replies[key]
+                if (first_call, first_body) != (call, raw):
+                    return 409, {"detail": "Idempotency-Key reused with a different request"}
+                return status, payload
+            status, payload = answer()
+            if key is not None:
+                self._monitor_replies[key] = (call, raw, status, payload)
+            return status, payload
+
+
+def _sse_id(index: int, event: dict[str, Any]) -> str:
+    """The SSE ``id:`` of an event: its event id when one line can hold it,
+    else its position (an SSE id ends at a line break)."""
+    event_id = str(event["event_id"])
+    if any(char in event_id for char in "\r\n\0"):
+        return f"pos-{index + 1}"
+    return event_id
+
+
+def _ints(query: dict[str, list[str]], **defaults: int) -> tuple[int, ...] | None:
+    """The query's integer parameters (defaults where absent), or None if one is not."""
+    values = []
+    for name, default in defaults.items():
+        text = (query.get(name) or [str(default)])[0]
+        if not text.lstrip("-").isdigit():
+            return None
+        values.append(int(text))
+    return tuple(values)
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _body(raw: bytes) -> Any:
+    """A request's JSON body ({} when empty), or None when it is not JSON."""
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return None
+
+
+def _monitor_problems(request: Any, *, partial: bool) -> list[dict[str, Any]]:
+    """What is wrong with a monitor create (or, ``partial``, update) body."""
+    if not isinstance(request, dict):
+        return [{"loc": ["body"], "msg": "a JSON object is required", "type": "type_error"}]
+    problems = []
+
+    def problem(field: str, msg: str) -> None:
+        problems.append({"loc": ["body", field], "msg": msg, "type": "value_error"})
+
+    for field in sorted(set(request) - _MONITOR_FIELDS):
+        problem(field, "extra fields not permitted")
+    query = request.get("query")
+    if (not partial or "query" in request) and (not isinstance(query, str) or not query.strip()):
+        problem("query", "field required")
+    schedule = [f for f in ("cadence", "cron") if request.get(f) is not None]
+    if len(schedule) > 1 or (not partial and not schedule):
+        problem("cadence", "give exactly one of cadence or cron")
+    if request.get("cadence") is not None and request["cadence"] not in _CADENCES:
+        problem("cadence", f"must be one of {sorted(_CADENCES)}")
+    cron = request.get("cron")
+    if cron is not None and (not isinstance(cron, str) or len(cron.split()) != 5):
+        problem("cron", "five fields are required")
+    limit = request.get("limit")
+    if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 100):
+        problem("limit", "must be between 1 and 100")
+    return problems
+
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -342,6 +657,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
     @property
     def hostile(self) -> HostileServer:
@@ -390,6 +711,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _trickle(self, payload: Any, every_s: float) -> None:
         data = json.dumps(payload).encode()
         self._start(200, "application/json", len(data), {})
+        self._dribble(data, every_s)
+
+    def _dribble(self, data: bytes, every_s: float) -> None:
         for i in range(len(data)):
             self.wfile.write(data[i : i + 1])
             self.wfile.flush()
@@ -397,6 +721,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, body: bytes, headers: dict[str, str]) -> None:
         path, _, query = self.path.partition("?")
+        if path == "/v1/monitors" or path.startswith("/v1/monitors/"):
+            return self._monitors(method, path, parse_qs(query), body, headers)
         if method == "POST" and path in _CREATES:
             return self._create(_CREATES[path], body, headers.get("idempotency-key"))
         parts = tuple(path.split("/")[1:])
@@ -425,6 +751,134 @@ class _Handler(BaseHTTPRequestHandler):
                 self._trickle(payload, sc.trickle_body_s)
             else:
                 self._json(200, payload)
+
+    # ------------------------------------------------------------ monitors
+
+    def _not_found(self, monitor_id: str) -> None:
+        echo = f" for key {self.token}" if self.hostile.scenario.echo_key else ""
+        self._json(404, {"detail": f"monitor {monitor_id} not found{echo}"})
+
+    def _invalid(self, field: str, msg: str) -> None:
+        detail = [{"loc": ["query", field], "msg": msg, "type": "value_error"}]
+        self._json(422, {"detail": detail})
+
+    def _list(self, items: list[dict[str, Any]]) -> Any:
+        wrap = self.hostile.scenario.wrap_lists
+        return {wrap: items} if wrap else items
+
+    def _monitors(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        raw: bytes,
+        headers: dict[str, str],
+    ) -> None:
+        hostile = self.hostile
+        parts = path.split("/")[3:]  # after "", "v1", "monitors"
+        key = headers.get("idempotency-key")
+        if not parts:
+            if method == "POST":
+                return self._json(
+                    *hostile.monitor_write("POST", raw, key, lambda: hostile.create_monitor(raw))
+                )
+            if method == "GET":
+                numbers = _ints(query, limit=50, offset=0)
+                if numbers is None:
+                    return self._invalid("limit", "limit and offset must be integers")
+                return self._json(200, self._list(hostile.monitors_page(*numbers)))
+            return self._json(405, {"detail": "Method Not Allowed"})
+        monitor = hostile.monitor(parts[0]) if len(parts) in (1, 2) else None
+        if monitor is None:
+            return self._not_found(unquote(parts[0]))
+        action = tuple(parts[1:])
+        call = f"{method} {monitor.monitor_id} {'/'.join(action)}"
+        if (method, action) == ("GET", ()):
+            return self._json(200, hostile.monitor_body(monitor))
+        if (method, action) == ("GET", ("events",)):
+            accept = headers.get("accept", "")
+            if "application/json" in accept and "text/event-stream" not in accept:
+                return self._event_list(monitor, query)
+            last = headers.get("last-event-id") or _first(query, "last_event_id")
+            return self._monitor_stream(monitor, last)
+        if method == "PATCH" and action == ():
+            answer = hostile.monitor_write(
+                call, raw, key, lambda: hostile.update_monitor(monitor, raw)
+            )
+            return self._json(*answer)
+        if method == "DELETE" and action == ():
+            status, payload = hostile.monitor_write(
+                call, raw, key, lambda: (200, hostile.monitor_body(monitor) | {"deleted": True})
+            )
+            if status == 200:
+                hostile.delete_monitor(monitor.monitor_id)
+                if hostile.scenario.delete_answers_204:
+                    self.send_response(204)
+                    self.send_header("x-request-id", f"req-{uuid.uuid4().hex[:12]}")
+                    self.end_headers()
+                    return None
+            return self._json(status, payload)
+        if method == "POST" and action in (("pause",), ("resume",), ("run",)):
+            act = action[0]
+            return self._json(
+                *hostile.monitor_write(call, raw, key, lambda: hostile.act(monitor, act))
+            )
+        return self._json(404, {"detail": "Not Found"})
+
+    def _event_list(self, monitor: _Monitor, query: dict[str, list[str]]) -> None:
+        hostile = self.hostile
+        sc = hostile.scenario
+        with hostile.lock:
+            hostile.events_reads += 1
+            reads = hostile.events_reads
+        if reads <= len(sc.events_failures):
+            status = sc.events_failures[reads - 1]
+            retry = {"Retry-After": sc.events_retry_after} if sc.events_retry_after else {}
+            extra = retry if status in (429, 503) else {}
+            return self._json(status, {"detail": f"events are unavailable ({status})"}, extra)
+        numbers = _ints(query, limit=_MAX_EVENTS_LIMIT)
+        if numbers is None or numbers[0] < 1:
+            return self._invalid("limit", "limit must be a positive integer")
+        after = _first(query, "after")
+        page = hostile.events_page(monitor, after, min(numbers[0], _MAX_EVENTS_LIMIT), self.token)
+        if page is None:
+            return self._invalid("after", f"monitor {monitor.monitor_id} has no event {after!r}")
+        if sc.trickle_events_s:
+            return self._trickle(self._list(page), sc.trickle_events_s)
+        return self._json(200, self._list(page))
+
+    def _monitor_stream(self, monitor: _Monitor, last: str | None) -> None:
+        hostile = self.hostile
+        sc = hostile.scenario
+        position = hostile.position_after(monitor, last)
+        if position is None:
+            return self._json(422, {"detail": f"no event {last!r} to resume after"})
+        self._start(200, "text/event-stream", None, {"Cache-Control": "no-cache"})
+        while True:
+            with hostile.changed:
+                pending = list(enumerate(monitor.events))[position:]
+                if not pending and not monitor.deleted and not hostile.stopping.is_set():
+                    hostile.changed.wait(sc.keepalive_s)
+                    pending = list(enumerate(monitor.events))[position:]
+                views = [(i, _sse_id(i, e), hostile.event_view(e, self.token)) for i, e in pending]
+                gone = monitor.deleted
+            if hostile.stopping.is_set():
+                raise _Abort
+            for index, sse_id, view in views:
+                frame = f"id: {sse_id}\nevent: {view['type']}\ndata: {json.dumps(view)}\n\n"
+                if sc.trickle_events_s:
+                    self._dribble(frame.encode(), sc.trickle_events_s)
+                else:
+                    self.wfile.write(frame.encode())
+                    self.wfile.flush()
+                position = index + 1
+                if sc.stream_drops:
+                    return None  # the connection closes after each event
+            if gone:
+                return None  # a deleted monitor's stream ends
+            if not views:
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
 
     def _create(self, kind: Kind, raw: bytes, key: str | None) -> None:
         refusal = self.hostile.create_refusal()
