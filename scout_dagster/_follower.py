@@ -339,11 +339,23 @@ class RunFollower:
         )
 
     def follow(
-        self, kind: RunKind[RunT, EventT], run_id: str, *, adopted: bool = False
+        self,
+        kind: RunKind[RunT, EventT],
+        run_id: str,
+        *,
+        adopted: bool = False,
+        until: float | None = None,
     ) -> FollowResult[RunT]:
-        """Wait for ``run_id`` to end; cancel it on every exit that leaves it running."""
+        """Wait for ``run_id`` to end; cancel it on every exit that leaves it running.
+
+        ``until``: when the wait must end, as a time of the follower's clock
+        (monotonic seconds), when it began before this call (with a request
+        of the caller's, say); default: ``deadline_s`` from now.
+        """
         started = self._clock()
         deadline = self._deadline(started)
+        if until is not None and deadline is not None:
+            deadline = dataclasses.replace(deadline, at=until)
         with within(deadline):
             return self._follow(kind, run_id, adopted, started, deadline)
 

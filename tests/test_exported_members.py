@@ -78,6 +78,8 @@ PUBLIC = [
     "__version__",
     "build_current_entities",
     "build_findall_assets",
+    "build_findall_enrich_assets",
+    "build_findall_extend_assets",
     "build_scout_monitor_assets",
     "build_scout_monitor_run_job",
     "build_scout_monitor_sensor",

@@ -4,6 +4,7 @@ from ._assets import build_findall_assets, build_search_assets
 from ._decorators import scout_findall_assets, scout_search_assets
 from ._history import build_current_entities, build_scout_runs_ledger
 from ._io_manager import ScoutParquetIOManager
+from ._lifecycle import build_findall_enrich_assets, build_findall_extend_assets
 from ._monitor import (
     build_scout_monitor_assets,
     build_scout_monitor_run_job,
@@ -21,6 +22,8 @@ __all__ = [
     "ScoutTableProps",
     "build_current_entities",
     "build_findall_assets",
+    "build_findall_enrich_assets",
+    "build_findall_extend_assets",
     "build_scout_monitor_assets",
     "build_scout_monitor_run_job",
     "build_scout_monitor_sensor",

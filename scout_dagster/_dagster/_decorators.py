@@ -17,14 +17,16 @@ defined, before any API call.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from dagster import (
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
+    MetadataValue,
     PartitionsDefinition,
     RetryPolicy,
     multi_asset,
@@ -55,6 +57,8 @@ from ._translator import (
 
 __all__ = ["scout_findall_assets", "scout_search_assets"]
 
+#: The spec metadata that holds the declared request's JSON body.
+REQUEST_METADATA_KEY = "scout/request"
 #: Bumped when the tables' layout changes, so code versions change with it.
 TABLES_VERSION = "2"  # 2: partition_start, list and struct columns (issue 12)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -176,7 +180,10 @@ class _Declaration:
                 blocking_checks=self.blocking_checks,
                 table_type=self.table_type,
             )
-            spec = spec.merge_attributes(metadata=dict(facts))
+            # The request as declared: what assets built on this run (enrich,
+            # extend) read its columns and limit from.
+            declared = {REQUEST_METADATA_KEY: MetadataValue.json(_json_safe(self.request.body()))}
+            spec = spec.merge_attributes(metadata={**dict(facts), **declared})
             if spec.code_version is None:
                 spec = spec.replace_attributes(code_version=code_version)
             if "dagster/io_manager_key" not in spec.metadata:
@@ -209,6 +216,11 @@ class _Declaration:
             retry_policy=self.retry_policy,
             backfill_policy=self.backfill_policy,
         )
+
+
+def _json_safe(body: Mapping[str, Any]) -> Any:
+    """``body`` as plain JSON (a metadata value of the user's own may be any object)."""
+    return json.loads(json.dumps(body, default=str))
 
 
 def _backfill_policy(

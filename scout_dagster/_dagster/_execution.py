@@ -170,19 +170,28 @@ class _Execution:
             self.values = partition_values(context, self.partition_key)
         except ValueError as exc:
             raise Failure(description=str(exc)) from exc
-        self.follower = RunFollower(
+        self.unit = unit
+        self.follower = self.make_follower(layout.timeout_s, layout.credit_budget)
+
+    def make_follower(
+        self, deadline_s: float, credit_budget: int | None, *, use_stream: bool = True
+    ) -> RunFollower:
+        """A follower with this execution's termination watch, progress log and
+        cancel bookkeeping."""
+        return RunFollower(
             self.client,
-            deadline_s=layout.timeout_s,
-            credit_budget=layout.credit_budget,
-            keep_partial=layout.keep_partial,
+            deadline_s=deadline_s,
+            credit_budget=credit_budget,
+            keep_partial=self.layout.keep_partial,
             # A failed wait cancels the remote run, unless a step retry is coming:
             # that retry adopts the run instead of paying for a new one.
             cancel_on_error=not self._retry_pending(),
+            use_stream=use_stream,
             # Under Celery or a step-delegating executor no interrupt reaches
             # this step when the run is terminated: it asks the instance.
             terminated=TerminationWatch(self._run_terminated),
-            cancel_on_termination=resource.cancel_on_termination,
-            on_progress=self._log_progress(unit),
+            cancel_on_termination=self.resource.cancel_on_termination,
+            on_progress=self._log_progress(self.unit),
             on_cancelled=self._record_cancel,
         )
 

@@ -103,6 +103,7 @@ from .._tables import PROVENANCE_COLUMNS
 from ._execution import PRIMARY_TABLE
 from ._metadata import column_schema, table_metadata
 from ._output_types import TABLE_TYPES, TableType, as_output, table_type_for
+from ._phase_records import PhaseMetadataSet
 from ._translator import ScoutMetadataSet
 
 __all__ = [
@@ -160,6 +161,10 @@ class _Source:
     op_name: str
     team: str | None
     group_name: str | None
+    #: An enrich or extend of the runs of ``upstream`` (its primary key, as a
+    #: user string); None for the assets that create runs.
+    phase: str | None = None
+    upstream: str | None = None
 
     @classmethod
     def of(cls, assets_def: object) -> "_Source":
@@ -167,6 +172,7 @@ class _Source:
             for spec in assets_def.specs:
                 facts = ScoutMetadataSet.extract(spec.metadata)
                 if facts.kind in PRIMARY_TABLE and facts.table == PRIMARY_TABLE[facts.kind]:
+                    phase = PhaseMetadataSet.extract(spec.metadata)
                     return cls(
                         kind=str(facts.kind),
                         name=str(facts.name),
@@ -174,11 +180,13 @@ class _Source:
                         op_name=assets_def.node_def.name,
                         team=_team(spec.owners),
                         group_name=spec.group_name,
+                        phase=phase.operation,
+                        upstream=phase.upstream,
                     )
         raise ValueError(
             "build_scout_runs_ledger takes the assets of @scout_findall_assets, "
-            "@scout_search_assets, build_findall_assets or build_search_assets; got "
-            f"{_shown(assets_def)}"
+            "@scout_search_assets, build_findall_assets, build_search_assets, "
+            f"build_findall_enrich_assets or build_findall_extend_assets; got {_shown(assets_def)}"
         )
 
     @property
@@ -237,6 +245,8 @@ class _Record:
     materialized: bool
     order: tuple[float, int]  # (timestamp, storage id): which record is earlier
     rank: int = 2  # a materialization, over a failure (1), over a start (0)
+    #: An enrich's or extend's record: the phase (its idempotency key), else None.
+    phase_key: str | None = None
 
 
 def _materializations(instance: DagsterInstance, source: _Source) -> Iterator[_Record]:
@@ -266,7 +276,8 @@ def _materializations(instance: DagsterInstance, source: _Source) -> Iterator[_R
                 partial=_value(metadata, "scout/partial"),
                 termination_reason=_reason(_value(metadata, "scout/termination_reason")),
             )
-            yield _Record(row, True, (record.timestamp, record.storage_id))
+            phase_key = _phase_key(source, metadata)
+            yield _Record(row, True, (record.timestamp, record.storage_id), phase_key=phase_key)
         if not page.has_more:
             return
         cursor = page.cursor
@@ -304,10 +315,18 @@ def _failures(instance: DagsterInstance, sources: Sequence[_Source]) -> Iterator
                     error=truncate(error, ERROR_CHARS) if isinstance(error, str) else None,
                 )
                 rank = 1 if outcome == "failed" else 0
-                yield _Record(row, False, (record.timestamp, record.storage_id), rank)
+                phase_key = _phase_key(source, metadata)
+                yield _Record(row, False, (record.timestamp, record.storage_id), rank, phase_key)
             if not page.has_more:
                 break
             cursor = page.cursor
+
+
+def _phase_key(source: _Source, metadata: Mapping[str, Any]) -> str | None:
+    """The phase a record of an enrich or extend is of (None for a creating asset's)."""
+    if source.phase is None:
+        return None
+    return str(_value(metadata, "scout/phase_key") or "")
 
 
 def _row(
@@ -335,19 +354,50 @@ def _winner(records: list[_Record]) -> _Record:
     return max(records, key=lambda r: (r.rank, r.order))
 
 
+def _phase_credits(records: list[_Record]) -> dict[str, tuple[int, _Record]]:
+    """Per remote run, the credits its enrichments and extensions added, and
+    the latest of their records. One phase (one idempotency key) counts once:
+    its materialization with the most credits (two Dagster runs sharing one
+    phase each count from their own look before it, the earliest look is the
+    closest; a later one that found it applied adds 0), else its latest failure."""
+    by_phase: dict[tuple[str, str], list[_Record]] = {}
+    for record in records:
+        by_phase.setdefault((record.row["run_id"], str(record.phase_key)), []).append(record)
+    added: dict[str, tuple[int, _Record]] = {}
+    for (run_id, _), same in by_phase.items():
+        materialized = [r for r in same if r.materialized]
+        if materialized:
+            credits = max(r.row.get("credits") or 0 for r in materialized)
+        else:
+            credits = max(same, key=lambda r: r.order).row.get("credits") or 0
+        latest = max(same, key=lambda r: r.order)
+        total, last = added.get(run_id, (0, latest))
+        added[run_id] = (total + credits, max(last, latest, key=lambda r: r.order))
+    return added
+
+
 def runs_ledger(instance: DagsterInstance, scout_assets: Sequence[AssetsDefinition]) -> pa.Table:
-    """The ledger's rows for ``scout_assets`` as the instance's event log has them now."""
+    """The ledger's rows for ``scout_assets`` as the instance's event log has them now.
+
+    The credits of a run's enrichments and extensions are added to its row."""
     sources = list({s.primary: s for s in (_Source.of(a) for a in scout_assets)}.values())
     by_run: dict[str, list[_Record]] = {}
     records = [r for source in sources for r in _materializations(instance, source)]
     records.extend(_failures(instance, sources))
+    phases = _phase_credits([r for r in records if r.phase_key is not None])
     for record in records:
-        by_run.setdefault(record.row["run_id"], []).append(record)
+        if record.phase_key is None:
+            by_run.setdefault(record.row["run_id"], []).append(record)
     rows = []
-    for same_run in by_run.values():
+    for run_id, same_run in by_run.items():
         ended = sum(1 for r in same_run if r.rank >= 1)
         row = dict(_winner(same_run).row, times_recorded=ended)
+        if run_id in phases:
+            row["credits"] = (row["credits"] or 0) + phases[run_id][0]
         rows.append(row)
+    for run_id, (credits, latest) in phases.items():
+        if run_id not in by_run:  # the creation's records are gone: the phases' credits still count
+            rows.append(dict(latest.row, credits=credits, times_recorded=0))
     rows.sort(key=lambda row: (row["recorded_at"], row["run_id"]))
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
 
@@ -417,6 +467,14 @@ def build_scout_runs_ledger(
     if not scout_assets:
         raise ValueError("build_scout_runs_ledger needs at least one Scout multi-asset")
     sources = [_Source.of(a) for a in scout_assets]
+    creators = {s.primary.to_user_string() for s in sources if s.phase is None}
+    for source in sources:
+        if source.phase is not None and source.upstream not in creators:
+            raise ValueError(
+                f"build_scout_runs_ledger: {source.primary.to_user_string()} is the "
+                f"{source.phase} of the runs of {source.upstream}; pass those assets too "
+                "(their materializations carry what the runs cost before it)"
+            )
     _check_table_type(table_type)
     assets = list(scout_assets)
     runs_of = ", ".join(sorted({s.primary.to_user_string() for s in sources}))
