@@ -9,9 +9,13 @@ redaction as every other call.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from ._http import Redactor
 from ._monitors import (
     MONITOR_EVENT_TYPES,
     Monitor,
@@ -28,6 +32,22 @@ __all__ = ["MonitorCalls"]
 MONITORS = "/v1/monitors"
 #: Events asked for per page when listing them (the most the contract allows).
 EVENTS_PAGE_SIZE = 100
+
+
+#: Pages of unknown event types one ``events`` call reads past at most.
+MAX_UNKNOWN_PAGES = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class _Page:
+    known: builtins.list[MonitorEvent]  # the events of types this client knows
+    full: bool  # the server gave as many items as asked: there may be more
+    last_id: str | None  # the id of its last item, of any type
+
+
+def _decode_any_success(method: str, path: str, response: httpx.Response, redact: Redactor) -> None:
+    """A success whose body does not matter (2xx, empty or not)."""
+    return None
 
 
 class MonitorCalls:
@@ -85,8 +105,14 @@ class MonitorCalls:
         return self._monitor("PATCH", self._path(monitor_id), body, idempotency_key)
 
     def delete(self, monitor_id: str, *, idempotency_key: str | None = None) -> None:
-        """``DELETE /v1/monitors/{monitor_id}``: its runs and events end."""
-        self._client._request("DELETE", self._path(monitor_id), idempotency_key=idempotency_key)
+        """``DELETE /v1/monitors/{monitor_id}``: its runs and events end. Any
+        success answers (a JSON body, or 204 with none)."""
+        self._client._request(
+            "DELETE",
+            self._path(monitor_id),
+            idempotency_key=idempotency_key,
+            decode=_decode_any_success,
+        )
 
     def pause(self, monitor_id: str, *, idempotency_key: str | None = None) -> Monitor:
         """``POST …/pause``: no scheduled run until it is resumed."""
@@ -104,10 +130,22 @@ class MonitorCalls:
         self, monitor_id: str, *, after: str | None = None, limit: int = EVENTS_PAGE_SIZE
     ) -> builtins.list[MonitorEvent]:
         """``GET …/events`` as JSON: at most ``limit`` events after ``after``
-        (an event id; from the first when ``None``), oldest first. Events of
-        types this client does not know are left out."""
+        (an event id; from the first when ``None``), oldest first.
+
+        Events of types this client does not know are left out; a page that
+        held only those is read past (the next page, after the last of them),
+        so an empty answer means there is no known event after ``after``.
+        """
         if not 1 <= limit <= EVENTS_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {EVENTS_PAGE_SIZE}, got {limit}")
+        for _ in range(MAX_UNKNOWN_PAGES):
+            page = self._page(monitor_id, after, limit)
+            if page.known or not page.full or page.last_id is None or page.last_id == after:
+                return page.known
+            after = page.last_id
+        return []
+
+    def _page(self, monitor_id: str, after: str | None, limit: int) -> _Page:
         client = self._client
         path = self._path(monitor_id, "events")
         params: dict[str, Any] = {"limit": limit}
@@ -116,22 +154,31 @@ class MonitorCalls:
         from ._client import _page_items
 
         items = _page_items(client._request("GET", path, params=params), path)
-        return [
+        known = [
             client._parse(MonitorEvent, item, "GET", path)
             for item in items
             if isinstance(item, dict) and item.get("type") in MONITOR_EVENT_TYPES
         ]
+        last = items[-1] if items and isinstance(items[-1], dict) else {}
+        last_id = last.get("event_id")
+        return _Page(known, len(items) >= limit, last_id if isinstance(last_id, str) else None)
 
     def iter_events(
         self, monitor_id: str, *, after: str | None = None
     ) -> Generator[MonitorEvent, None, None]:
-        """Every event after ``after`` that exists now, page by page, oldest first."""
+        """Every event after ``after`` that exists now, page by page, oldest first.
+
+        A server that ignores ``after=`` (every page the same) is caught: a
+        page whose events were all seen ends the walk instead of looping."""
+        seen: set[str] = set()
         while True:
-            page = self.events(monitor_id, after=after)
-            yield from page
-            if len(page) < EVENTS_PAGE_SIZE:
+            page = self._page(monitor_id, after, EVENTS_PAGE_SIZE)
+            fresh = [event for event in page.known if event.event_id not in seen]
+            seen.update(event.event_id for event in fresh)
+            yield from fresh
+            if not page.full or page.last_id is None or page.last_id == after or not fresh:
                 return
-            after = page[-1].event_id
+            after = page.last_id
 
     def stream_events(
         self, monitor_id: str, *, last_event_id: str | None = None

@@ -51,13 +51,19 @@ def iter_sse_resuming(
     fruitless = 0
     last_error: ScoutError | None = None
     while True:
-        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        headers: dict[str, str] = {}
+        query = dict(params or {})
+        if last_event_id and last_event_id.isascii():
+            headers["Last-Event-ID"] = last_event_id
+        elif last_event_id:
+            # A header holds ASCII only; the contract's query form takes any id.
+            query["last_event_id"] = last_event_id
         reason: str
         progressed = False
         try:
             with (
                 translate_transport_errors("GET", path, redact),
-                connect_sse(http, "GET", path, headers=headers, params=params) as source,
+                connect_sse(http, "GET", path, headers=headers, params=query or None) as source,
             ):
                 raise_for_status("GET", path, source.response, redact)
                 try:

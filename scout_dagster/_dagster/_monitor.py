@@ -78,15 +78,21 @@ AFTER_TAG = "scout/monitor_event_after"
 _MONITOR_ID = "scout/monitor_id"
 _MONITOR_QUERY = "scout/monitor_query"
 _MONITOR_RESOURCE = "scout/monitor_resource_key"
-#: Event ids that are partition keys as they are; others are hashed.
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+#: Event ids that are partition keys as they are; others are hashed. Not
+#: "..." (Dagster's range syntax), and not what a hashed key looks like (an id
+#: spelling another id's hash would share its partition).
+_PLAIN_KEY = re.compile(r"(?!.*\.\.\.)(?!ev-[0-9a-f]{32}$)[A-Za-z0-9_.:-]{1,128}")
+#: The run key of the one event a monitor may have with an empty id (a run
+#: key must not be empty: Dagster does not de-duplicate an empty one).
+EMPTY_EVENT_RUN_KEY = "(empty event id)"
 #: The most events one page of the API gives, so the most a tick may read.
 MAX_EVENTS_PER_TICK = 100
 
 
 def monitor_partition_key(event_id: str) -> str:
     """The partition key of a monitor event: its id, or a hash of an id that
-    a partition key cannot hold (slashes, spaces, control characters, length)."""
+    a partition key cannot hold (slashes, spaces, ``...``, control characters,
+    more than 128 characters, nothing) or that looks like a hashed key."""
     if _PLAIN_KEY.fullmatch(event_id):
         return event_id
     return "ev-" + hashlib.sha256(event_id.encode()).hexdigest()[:32]
@@ -214,8 +220,8 @@ def _find_event(
     """The event whose partition ``partition_key`` is: one call when the
     sensor said which event came before it, else every event, page by page
     (a partition materialized from the UI, or re-executed)."""
-    if AFTER_TAG in tags and tags.get(EVENT_TAG):
-        page = client.monitors.events(monitor_id, after=tags[AFTER_TAG] or None, limit=1)
+    if EVENT_TAG in tags:
+        page = client.monitors.events(monitor_id, after=tags.get(AFTER_TAG), limit=1)
         if page and monitor_partition_key(page[0].event_id) == partition_key:
             return page[0]  # type: ignore[no-any-return]
     for event in client.monitors.iter_events(monitor_id):
@@ -225,6 +231,22 @@ def _find_event(
         description=f"monitor {monitor_id} has no event {partition_key} (was the monitor "
         "deleted, or the partition added by hand?); nothing was written"
     )
+
+
+def _cursor_event(cursor: str | None) -> str | None:
+    """The event a cursor stands for. An empty event id is kept as
+    ``EMPTY_EVENT_RUN_KEY``: an empty cursor is no cursor to Dagster."""
+    if cursor == EMPTY_EVENT_RUN_KEY:
+        return ""
+    return cursor or None
+
+
+def _run_tags(monitor_id: str, event_id: str, previous: str | None) -> dict[str, str]:
+    """Which event a run is for, and the one before it (absent for the first)."""
+    tags = {MONITOR_TAG: monitor_id, EVENT_TAG: event_id}
+    if previous is not None:
+        tags[AFTER_TAG] = previous
+    return tags
 
 
 def _after(events: list[MonitorEvent], cursor: str | None) -> list[MonitorEvent]:
@@ -308,26 +330,31 @@ def build_scout_monitor_sensor(
         # Resources come by keyword when the sensor is called directly (tests);
         # context.resources holds them in every case.
         client = getattr(context.resources, resource_key).get_client()
-        after = context.cursor or None
-        events = _after(
-            client.monitors.events(monitor_id, after=after, limit=max_events_per_tick), after
-        )
+        after = _cursor_event(context.cursor)  # None: from the first event
+        if after == "":
+            # An empty id cannot be sent as after=: read from the first event.
+            listed = list(client.monitors.iter_events(monitor_id))
+        else:
+            listed = client.monitors.events(monitor_id, after=after, limit=max_events_per_tick)
+        # Never more than the bound, even from a server that ignores limit=.
+        events = _after(listed, after)[:max_events_per_tick]
         if not events:
-            return SkipReason(f"no event of monitor {monitor_id} after {after or 'the start'}")
+            where = "the start" if after is None else repr(after)
+            return SkipReason(f"no event of monitor {monitor_id} after {where}")
         known = set(context.instance.get_dynamic_partitions(partitions_def.name or ""))
         new_keys: list[str] = []
         requests: list[RunRequest] = []
-        previous = after or ""
+        previous = after
         for event in events:
             key = monitor_partition_key(event.event_id)
             if key not in known and key not in new_keys:
                 new_keys.append(key)
             requests.append(
                 RunRequest(
-                    run_key=event.event_id,
+                    run_key=event.event_id or EMPTY_EVENT_RUN_KEY,
                     partition_key=key,
                     asset_selection=[asset_key],
-                    tags={MONITOR_TAG: monitor_id, EVENT_TAG: event.event_id, AFTER_TAG: previous},
+                    tags=_run_tags(monitor_id, event.event_id, previous),
                 )
             )
             previous = event.event_id
@@ -340,7 +367,7 @@ def build_scout_monitor_sensor(
             dynamic_partitions_requests=(
                 [partitions_def.build_add_request(new_keys)] if new_keys else []
             ),
-            cursor=events[-1].event_id,
+            cursor=events[-1].event_id or EMPTY_EVENT_RUN_KEY,
         )
 
     return _monitor_sensor
