@@ -21,7 +21,14 @@ both into tables:
       and ``scout/credits``) before it fails the step, paged with
       ``instance.fetch_observations``. An observation survives a step retry
       (``STEP_UP_FOR_RETRY`` keeps no metadata of the failed attempt), and
-      Dagster 1.13's open-source storages keep no asset failure events.
+      Dagster 1.13's open-source storages keep no asset failure events;
+    - the materializations and failure observations of the enrich and
+      extend assets among them (``build_findall_enrich_assets``,
+      ``build_findall_extend_assets``), whose ``scout/credits`` is what each
+      phase added to its run: added to the run's row, once per phase (its
+      idempotency key, ``scout/phase_key``), from its materialization with the
+      most credits, else its latest failure. Their upstream FindAll assets
+      must be given too.
 
     **One row per remote run.** A remote run recorded more than once (two
     Dagster runs of one partition at once, sharing one remote run; a
@@ -32,9 +39,10 @@ both into tables:
     final: the run had ended and its body was read; the earliest never
     changes as later copies arrive); a run never materialized takes its
     latest failure (the most recent credits seen).
-    ``times_recorded`` says how many materializations and failures named it
-    (0: a run started and given up, say one that had ended at its first look
-    and was replaced; its credits were never read, they are null).
+    ``times_recorded`` says how many materializations and failures of the
+    assets that create runs named it (0: a run started and given up, say one
+    that had ended at its first look and was replaced; its credits were never
+    read, they are null).
 
     **What it cannot see.** A remote run whose step failed with an error
     other than ``RunFailed`` (the API unreachable after the run was
@@ -457,7 +465,8 @@ def build_scout_runs_ledger(
     team's monthly spend as one ``GROUP BY``.
 
     Args:
-        scout_assets: multi-assets of the Scout decorators or factories.
+        scout_assets: multi-assets of the Scout decorators or factories; the
+            credits of enrich and extend assets go to their runs' rows.
         name, key_prefix: the asset's key (``scout_runs``).
         group_name, owners, automation_condition: as any asset's.
         io_manager_key: where the table goes.

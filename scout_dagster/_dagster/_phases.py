@@ -253,11 +253,11 @@ class _PhaseExecution(_Execution):
         before = plan.before
         if before is not None and before.state == RunState.COMPLETED.value:
             facts = body.facts
-            earlier = _moment(before.completed_at)
+            earlier, now = _moment(before.completed_at), _moment(facts.completed_at)
             moved = (
                 earlier is None
-                or facts.completed_at is None
-                or facts.completed_at > earlier
+                or now is None
+                or now > earlier
                 or facts.credits > before.credits
                 or facts.count > before.count
             )
@@ -325,13 +325,16 @@ class _PhaseExecution(_Execution):
         )
 
 
-def _moment(value: str | None) -> dt.datetime | None:
-    if not value:
+def _moment(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A time of the API's, comparable with any other (naive is taken as UTC)."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value is None:
         return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def materialize_phase(

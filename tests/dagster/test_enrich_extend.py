@@ -10,12 +10,10 @@ clock, which only the test moves.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-import pytest
 from dagster import (
     AssetKey,
     AssetsDefinition,
@@ -23,7 +21,6 @@ from dagster import (
     ExecuteInProcessResult,
     RetryPolicy,
     StaticPartitionsDefinition,
-    asset,
     materialize,
 )
 
@@ -34,7 +31,6 @@ from scout_dagster import (
     build_findall_enrich_assets,
     build_findall_extend_assets,
     build_scout_runs_ledger,
-    build_search_assets,
 )
 from scout_dagster.emulator import EmulatorServer
 from scout_dagster.emulator._runs import (
@@ -229,8 +225,13 @@ def test_each_partition_enriches_its_own_run(
     emulator: EmulatorServer, instance: DagsterInstance, tmp_path: Path
 ) -> None:
     partitions = StaticPartitionsDefinition(["robotics", "biotech"])
+    typed = {"name": {"type": "string"}, "founded_year": {"type": "integer"}}
     upstream = build_findall_assets(
-        "topic", "{partition_key} companies", limit=3, partitions_def=partitions
+        "topic",
+        "{partition_key} companies",
+        output_schema={"type": "object", "properties": typed},
+        limit=3,
+        partitions_def=partitions,
     )
     enrich = build_findall_enrich_assets(upstream, name="topic_ceo", fields=["ceo"])
     assert enrich.partitions_def == partitions
@@ -253,6 +254,8 @@ def test_each_partition_enriches_its_own_run(
         assert set(table.column("run_id").to_pylist()) == {remote.run_id}
         assert set(table.column("partition_key").to_pylist()) == {key}
         assert table.column("ceo").null_count == 0
+        assert str(table.schema.field("founded_year").type) == "int64"
+        assert table.column_names[:4] == ["entity_id", "name", "founded_year", "ceo"]
         assert f"/v1/findall/runs/{remote.run_id}/enrich" in _posts(emulator, "/enrich")
     assert len(_posts(emulator, "/enrich")) == 2
 
@@ -376,77 +379,3 @@ def test_a_termination_cancels_the_run(
     assert "this process cancelled it" in failure_text(job.value)
     assert manual_emulator.ledger.run(run_id).state == "cancelled"
     assert len(_posts(manual_emulator, "/enrich")) == 1
-
-
-# ---------------------------------------------------------------- definitions
-
-
-@asset
-def plain() -> None:
-    return None
-
-
-@pytest.mark.parametrize(
-    ("build", "message"),
-    [
-        (lambda up: build_findall_extend_assets(up, name="x", additional_limit=0), "at least 1"),
-        (lambda up: build_findall_extend_assets(up, name="x", additional_limit=True), "whole"),
-        (lambda up: build_findall_enrich_assets(up, name="x"), "needs fields or output_schema"),
-        (
-            lambda up: build_findall_enrich_assets(up, name="x", fields=["Name"]),
-            "'Name' is a column of ai_entities already",
-        ),
-        (
-            lambda up: build_findall_enrich_assets(up, name="x", fields=["run_id"]),
-            "reserved",
-        ),
-        (lambda up: build_findall_enrich_assets(up, name="x", fields="ceo"), "not one string"),
-        (
-            lambda up: build_findall_enrich_assets(
-                up,
-                name="x",
-                fields=["ceo"],
-                output_schema={"type": "object", "properties": {"ceo": {"type": "string"}}},
-            ),
-            "both in fields and in output_schema",
-        ),
-        (lambda up: build_findall_enrich_assets(up, name="ai", fields=["ceo"]), "upstream's own"),
-        (
-            lambda up: build_findall_enrich_assets(up, name="x", fields=["ceo"], timeout_s=0),
-            "timeout_s",
-        ),
-        (
-            lambda up: build_findall_enrich_assets(_enrich(up), name="x", fields=["founded"]),
-            "is itself the enrich of ai_entities",
-        ),
-        (
-            lambda up: build_findall_enrich_assets(plain, name="x", fields=["ceo"]),
-            "builds on the assets of @scout_findall_assets",
-        ),
-        (
-            lambda up: build_findall_extend_assets(
-                build_search_assets("web", ["q"]), name="x", additional_limit=1
-            ),
-            "builds on the assets of @scout_findall_assets",
-        ),
-        (
-            lambda up: build_findall_extend_assets(
-                build_findall_assets("all", QUERY), name="x", additional_limit=1
-            ),
-            "has no limit",
-        ),
-        (lambda up: build_scout_runs_ledger(_enrich(up)), "pass those assets too"),
-    ],
-)
-def test_definitions_that_cannot_work_are_refused(build: Any, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        build(_upstream())
-
-
-def test_the_docs_example_defines_its_assets() -> None:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "enrich-extend.md").read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "enrich-extend.md", "exec"), namespace)
-    keys = namespace["defs"].resolve_asset_graph().get_all_asset_keys()
-    assert {AssetKey("ai_infra_people_entities"), AssetKey("ai_infra_more_entities")} <= keys
