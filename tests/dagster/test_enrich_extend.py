@@ -221,6 +221,34 @@ def test_a_step_retry_adopts_the_enrich_an_attempt_sent(
     )
 
 
+def test_a_retry_after_an_unanswered_post_sends_it_again_under_its_key(
+    emulator: EmulatorServer, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """The enrich reached the server but no answer came back, to any of the
+    client's attempts: the step fails with its tag saying "sending". The step
+    retry sends it again under the same idempotency key, which the API answers
+    with the first answer: the run is enriched once."""
+    upstream = _upstream()
+    enrich = _enrich(upstream, retry_policy=RetryPolicy(max_retries=1))
+    resources = _resources(emulator, tmp_path)
+    assert materialize([upstream], resources=resources, instance=instance).success
+    (remote,) = emulator.ledger.runs()
+    attempts = 3  # max_retries=2: every attempt of the first step's POST
+    emulator.faults.inject("drop", times=attempts, path=f"/v1/findall/runs/{remote.run_id}/enrich")
+    result = materialize(
+        [upstream, enrich], selection=list(enrich.keys), resources=resources, instance=instance
+    )
+    assert result.success
+    posts = [r for r in emulator.ledger.requests if r.path.endswith("/enrich")]
+    assert len(posts) == attempts + 1 and [r.idempotent_replay for r in posts].count(False) == 1
+    assert len({r.idempotency_key for r in posts}) == 1
+    facts = _metadata(result, "ai_ceo_entities")
+    assert facts["scout/phase_mode"] == "sent_again"
+    assert facts["scout/credits"] == 4 * ENRICHMENT_CREDITS
+    upstream_credits = FINDALL_FIXED_CREDITS + 4 * FINDALL_CREDITS_PER_MATCH["base"]
+    assert emulator.ledger.run(remote.run_id).credits == upstream_credits + facts["scout/credits"]
+
+
 def test_each_partition_enriches_its_own_run(
     emulator: EmulatorServer, instance: DagsterInstance, tmp_path: Path
 ) -> None:
