@@ -97,6 +97,9 @@ class RunKind(Generic[RunT, EventT]):
 
     name: str
     get: Callable[[ScoutClient, str], RunT]
+    #: A read of the run with its whole body's bytes, when the kind has a
+    #: reader of them (FindAll): a run found completed is not downloaded again.
+    look: Callable[[ScoutClient, str], tuple[RunT, bytes | None]]
     cancel: Callable[[ScoutClient, str], RunT]
     events: Callable[[ScoutClient, str, str | None], Iterator[EventT]]
     #: Search keeps what it gathered when cancelled; FindAll discards it.
@@ -110,6 +113,7 @@ FINDALL: RunKind[FindAllRun, FindAllEvent] = RunKind(
     # Following needs the run's status and figures, never its entities: they
     # are skipped unread (a million of them is ~200 MB on every heartbeat).
     get=lambda client, run_id: client.get_findall_run(run_id, entities=False),
+    look=lambda client, run_id: client.get_findall_run_raw(run_id),
     cancel=lambda client, run_id: client.cancel_findall_run(run_id),
     events=lambda client, run_id, last: client.stream_findall_events(
         run_id, last_event_id=last, entities=False
@@ -120,6 +124,7 @@ FINDALL: RunKind[FindAllRun, FindAllEvent] = RunKind(
 SEARCH: RunKind[SearchRun, SearchEvent] = RunKind(
     name="search",
     get=lambda client, run_id: client.get_search_run(run_id),
+    look=lambda client, run_id: (client.get_search_run(run_id), None),
     cancel=lambda client, run_id: client.cancel_search_run(run_id),
     events=lambda client, run_id, last: client.stream_search_events(run_id, last_event_id=last),
     keeps_partial_on_cancel=True,
@@ -152,6 +157,9 @@ class FollowResult(Generic[RunT]):
         stop_reason: ``"deadline"`` or ``"budget"`` when we cancelled it.
         followed_by: ``"stream"`` or ``"poll"`` (the stream was unavailable).
         credits_seen: the most credits any read of the run reported.
+
+    :meth:`take_body` hands over the completed run's whole body when following
+    already downloaded it (a first look found the run completed), once.
     """
 
     run: RunT
@@ -163,6 +171,13 @@ class FollowResult(Generic[RunT]):
     credits_seen: int = 0
     #: The deadline of the final read (:meth:`RunFollower.read_final`); internal.
     _read_by: Deadline | None = dataclasses.field(default=None, repr=False)
+    #: The completed run's bytes, until taken (a list: the result is frozen).
+    _body: list[bytes] = dataclasses.field(default_factory=list, repr=False, compare=False)
+
+    def take_body(self) -> bytes | None:
+        """The completed run's body if following downloaded it; None after the
+        first call (so its bytes are freed once read)."""
+        return self._body.pop() if self._body else None
 
 
 class _Replayed(Exception):
@@ -508,8 +523,10 @@ class RunFollower:
                         )
                     raise
                 if existing is not None:
-                    self._announce(kind, existing, True, on_started)
-                    return self._follow(kind, adopt_run_id, True, started, deadline)
+                    self._announce(kind, existing[0], True, on_started)
+                    return self._follow(
+                        kind, adopt_run_id, True, started, deadline, first_look=existing
+                    )
                 dead.add(adopt_run_id)
             key = idempotency_key
             unknown_dead = 0
@@ -521,8 +538,10 @@ class RunFollower:
                 if run.run_id in ours_cancelled and run.run_id not in dead:
                     completed = self._adoptable(kind, run.run_id, only_completed=True)
                     if completed is not None:
-                        self._announce(kind, completed, True, on_started)
-                        return self._follow(kind, run.run_id, True, started, deadline)
+                        self._announce(kind, completed[0], True, on_started)
+                        return self._follow(
+                            kind, run.run_id, True, started, deadline, first_look=completed
+                        )
                 elif run.run_id not in dead and run.state not in _DEAD:
                     self._announce(kind, run, False, on_started)
                     try:
@@ -621,11 +640,12 @@ class RunFollower:
 
     def _adoptable(
         self, kind: RunKind[RunT, EventT], run_id: str, *, only_completed: bool = False
-    ) -> RunT | None:
-        """The earlier attempt's run, unless it is gone or ended without a result
-        (with ``only_completed``: unless it has not completed)."""
+    ) -> tuple[RunT, bytes | None] | None:
+        """The earlier attempt's run (and its body's bytes, for a kind that reads
+        them), unless it is gone or ended without a result (with
+        ``only_completed``: unless it has not completed)."""
         try:
-            existing = kind.get(self.client, run_id)
+            existing, body = kind.look(self.client, run_id)
         except ScoutNotFoundError:
             log.warning(
                 "%s run %s to adopt no longer exists; starting a new one", kind.name, run_id
@@ -653,7 +673,7 @@ class RunFollower:
             run_id,
             existing.state.value,
         )
-        return existing
+        return existing, body
 
     # ------------------------------------------------------------ follow
 
@@ -666,17 +686,28 @@ class RunFollower:
         deadline: Deadline | None,
         *,
         replayed_check: bool = False,
+        first_look: tuple[RunT, bytes | None] | None = None,
     ) -> FollowResult[RunT]:
         """Follow ``run_id`` to its end. With ``replayed_check``, first read its
         state: a replayed create answers with the original response (queued)
-        even when the run has ended since; ``_Replayed`` says so."""
+        even when the run has ended since; ``_Replayed`` says so. A run that
+        first look (or ``first_look``, the caller's) finds completed is not
+        followed: its body, read by that look, is the result's."""
         tracker = _ProgressTracker(self, run_id, started)
         try:
             try:
                 if replayed_check:
-                    current = self._current(kind, run_id)
-                    if current is not None and current.state in _DEAD:
-                        raise _Replayed(current)
+                    first_look = self._current(kind, run_id)
+                    if first_look is not None and first_look[0].state in _DEAD:
+                        raise _Replayed(first_look[0])
+                if first_look is not None and first_look[0].state is RunState.COMPLETED:
+                    tracker.observe_run(first_look[0])
+                    result = self._finish(
+                        kind, first_look[0], started, adopted, "poll", deadline, tracker
+                    )
+                    if first_look[1] is not None:
+                        result._body.append(first_look[1])
+                    return result
                 run, followed_by = self._wait(kind, run_id, deadline, tracker)
             except _Stop as stop:
                 if stop.reason == "terminated":
@@ -711,11 +742,14 @@ class RunFollower:
                 )
             raise
 
-    def _current(self, kind: RunKind[RunT, EventT], run_id: str) -> RunT | None:
-        """The run as it stands; None when a passing fault keeps it from being
-        read (following finds out). A refusal no retry mends is raised."""
+    def _current(
+        self, kind: RunKind[RunT, EventT], run_id: str
+    ) -> tuple[RunT, bytes | None] | None:
+        """The run as it stands, with its body's bytes for a kind that reads
+        them; None when a passing fault keeps it from being read (following
+        finds out). A refusal no retry mends is raised."""
         try:
-            return kind.get(self.client, run_id)
+            return kind.look(self.client, run_id)
         except ScoutDeadlineError:
             raise _Stop("deadline") from None
         except ScoutError as exc:

@@ -41,7 +41,7 @@ from dagster import (
 from .._errors import RunFailed, RunTerminated, ScoutError, ScoutRunBodyError
 from .._follower import FollowResult, RunFollower, RunProgress
 from .._http import truncate
-from .._models import FindAllRun, RunStatus, SearchRun
+from .._models import FindAllRun, RunState, RunStatus, SearchRun
 from .._report import report_for_display
 from .._requests import AnyRequest, FindAllRequest, SearchRequest
 from .._tables import FindAllBody, Provenance, entity_columns, read_findall, search_tables
@@ -525,6 +525,22 @@ def _read_run_body(raw: bytes, run_id: str, columns: Any) -> FindAllBody:
     return body
 
 
+def _body_followed(
+    result: FollowResult[FindAllRun], run_id: str, columns: Any
+) -> FindAllBody | None:
+    """The tables of the body following already downloaded (a first look found
+    the run completed), when that body is this run's and says completed; else
+    None, and the run is read once more. Its bytes are freed once read."""
+    raw = result.take_body()
+    if raw is None:
+        return None
+    try:
+        body = _read_run_body(raw, run_id, columns)
+    except ValueError:
+        return None
+    return body if body.facts.state is RunState.COMPLETED else None
+
+
 def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
     """``run`` (as the events left it) with the figures and state of the body
     the tables come from."""
@@ -560,7 +576,7 @@ def materialize_findall(
         # The bytes themselves are not kept. Its own state must say
         # completed, whatever the events said.
         run_id = result.run.findall_id
-        body = execution.follower.read_final(
+        body = _body_followed(result, run_id, columns) or execution.follower.read_final(
             result,
             lambda: execution.client.get_findall_run_body(
                 run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
