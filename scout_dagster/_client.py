@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -514,14 +515,19 @@ class ScoutClient:
         ``entities=False`` the runs in ``findall.status`` events (which the
         contract says carry the whole run, on every heartbeat) come as
         ``get_findall_run(..., entities=False)`` gives them, and so does the
-        event's ``raw`` payload.
+        event's ``raw`` payload; the terminal event of a completed run keeps
+        the run object's bytes as ``body`` (a reader of them need not
+        download the run again).
         """
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/events"
         decode = _decode_event if entities else _decode_event_without_entities
         for payload, sse_id in self._iter_payloads(
             path, FINDALL_EVENT_TYPES, last_event_id, decode
         ):
+            body = payload.pop(_BODY_KEY, None)
             event = FindAllEvent.from_payload(payload, sse_id)
+            if body is not None and event.run is not None and event.run.state.is_terminal:
+                event = event.model_copy(update={"body": body})
             yield event
             if event.is_terminal:
                 return
@@ -675,7 +681,39 @@ def _decode_event_without_entities(data: str, sse_type: str | None) -> Any:
         return json.loads(data)  # not the shape a head reads: decode it whole (or fail)
     if head.get("type", sse_type) != "findall.status":
         return json.loads(data)  # a candidate or an error: small, and read whole
+    nested = head.get("data")
+    run: dict[str, Any] = nested if isinstance(nested, dict) else head
+    status = run.get("status")
+    state = status.get("status") if isinstance(status, dict) else status
+    if state == "completed" and '"entities"' in data:
+        # The run's end, with its entities: its bytes are the run's body.
+        body = event_run_bytes(data.encode(), nested=run is not head)
+        if body is not None:
+            head[_BODY_KEY] = body
     return head
+
+
+#: Where a decoded status event carries its run's bytes to the stream reader.
+_BODY_KEY = "\x00body"
+
+
+def event_run_bytes(data: bytes, *, nested: bool) -> bytes | None:
+    """The run object inside a ``findall.status`` event's data, as bytes: the
+    data itself (flat form), or its ``data`` member (nested form) when that
+    is the envelope's last member; None when it cannot be cut out surely."""
+    if not nested:
+        return data
+    end = data.rstrip().rfind(b"}")
+    # The envelope's keys before "data" are short (type, event_id, timestamp).
+    for found in re.finditer(rb'"data"\s*:\s*', data[:4096]):
+        start = found.end()
+        try:
+            envelope = json.loads(data[:start] + b"null}")
+        except ValueError:
+            continue  # "data" inside a string: not the envelope's own key
+        if isinstance(envelope, dict) and "type" in envelope and data[start : start + 1] == b"{":
+            return data[start:end]
+    return None
 
 
 def _decode_run_head(method: str, path: str, response: httpx.Response, redact: Redactor) -> Any:

@@ -713,7 +713,10 @@ class RunFollower:
                 if stop.reason == "terminated":
                     return self._stop_terminated(kind, run_id, None, tracker)
                 return self._stop(kind, run_id, stop.reason, started, adopted, tracker)
-            return self._finish(kind, run, started, adopted, followed_by, deadline, tracker)
+            result = self._finish(kind, run, started, adopted, followed_by, deadline, tracker)
+            if tracker.body is not None and run.state is RunState.COMPLETED:
+                result._body.append(tracker.body)
+            return result
         except (RunFailed, _Replayed):
             raise  # the run has ended, or we ended it: nothing is left running
         except Exception as exc:
@@ -826,6 +829,8 @@ class RunFollower:
                 tracker.observe_event(item)
                 self._check_budget(tracker)
                 if item.is_terminal:
+                    # A completed run's terminal event may carry its whole body.
+                    tracker.body = getattr(item, "body", None)
                     return True, item.run  # type: ignore[return-value]
                 if deadline is not None and deadline.expired():
                     raise _Stop("deadline")
@@ -1119,6 +1124,9 @@ def _is_permanent(exc: ScoutError) -> bool:
 
 class _ProgressTracker:
     """Keeps the latest figures and reports them at a readable rate."""
+
+    #: The body the terminal event carried (FindAll), if any.
+    body: bytes | None = None
 
     def __init__(self, follower: RunFollower, run_id: str, started: float) -> None:
         self._follower = follower

@@ -374,6 +374,9 @@ class FindAllEvent(BaseModel):
     candidate: Candidate | None = None
     error: str | None = None
     raw: dict[str, Any]
+    #: The terminal status event's run object as bytes, when the stream kept
+    #: them (``stream_findall_events(entities=False)``): the run's whole body.
+    body: bytes | None = Field(default=None, repr=False)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], sse_id: str | None = None) -> FindAllEvent:

@@ -92,6 +92,9 @@ class Scenario:
     # first event-list reads (then normal answers); 429 and 503 carry Retry-After:
     events_retry_after: str | None = "1"
     stream_drops: bool = False  # an event stream closes right after each event it sends
+    # FindAll status events carry the run without its entities and candidates, so
+    # the tables can only come from a read of the run (its final GET).
+    status_events_without_entities: bool = False
     trickle_events_s: float | None = None  # event lists and stream frames: a byte per this many s
     delete_answers_204: bool = False  # DELETE /v1/monitors/{id} answers 204 with no body
 
@@ -912,6 +915,10 @@ class _Handler(BaseHTTPRequestHandler):
                 status = run.kind == "findall" and (pages < 0 or state != "running")
                 if status:  # a status event on connecting, and the terminal one
                     body = hostile.reported(run, hostile.findall_body(run, state, self.token))
+                    if hostile.scenario.status_events_without_entities and isinstance(body, dict):
+                        body = {
+                            k: v for k, v in body.items() if k not in ("entities", "candidates")
+                        }
             if status:
                 self._event("findall.status", {"type": "findall.status", "data": body})
                 pages = 0

@@ -174,7 +174,9 @@ def test_a_final_get_that_contradicts_the_stream_fails_and_keeps_the_old_tables(
     assert first.success and rows(tmp_path, "ai_entities") == ROWS
     before = table_bytes(tmp_path, FINDALL_TABLES)
 
-    with HostileServer(KEY, Scenario(final_get_state=state)) as server:
+    # Status events without the entities: the tables can only come from the GET.
+    scenario = Scenario(final_get_state=state, status_events_without_entities=True)
+    with HostileServer(KEY, scenario) as server:
         result = materialize(
             [findall_assets(timeout_s=10)],
             resources=resources(server, tmp_path),
@@ -188,8 +190,26 @@ def test_a_final_get_that_contradicts_the_stream_fails_and_keeps_the_old_tables(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("state", ["running", "cancelled", "failed"])
+def test_a_terminal_event_that_carries_the_completed_run_is_its_body_whatever_gets_say(
+    state: Any, tmp_path: Path
+) -> None:
+    """The terminal status event is the run object, completed, entities and all:
+    the tables come from it, in one download, and no GET is read after it."""
+    with HostileServer(KEY, Scenario(final_get_state=state)) as server:
+        result = materialize([findall_assets(timeout_s=10)], resources=resources(server, tmp_path))
+        [run_id] = server.run_ids
+        reads = [r for r in server.requests if r.method == "GET" and run_id in r.raw_path]
+    assert result.success
+    assert rows(tmp_path, "ai_entities") == ROWS
+    assert metadata_of(result, "ai_entities")["scout/status"] == "completed"
+    assert [r.raw_path.split("?")[0].rsplit("/", 1)[-1] for r in reads] == [run_id, "events"]
+
+
+@pytest.mark.timeout(60)
 def test_a_final_get_that_flaps_then_tells_the_truth_gives_every_row(tmp_path: Path) -> None:
-    with HostileServer(KEY, Scenario(final_get_state="running", flap_gets=2)) as server:
+    scenario = Scenario(final_get_state="running", flap_gets=2, status_events_without_entities=True)
+    with HostileServer(KEY, scenario) as server:
         result = materialize(
             [findall_assets(timeout_s=10)],
             resources=resources(server, tmp_path),
@@ -293,7 +313,8 @@ def test_a_hostile_run_id_stays_one_path_segment(run_id: str, tmp_path: Path) ->
 @pytest.mark.timeout(60)
 def test_a_trickled_final_body_cannot_outlast_the_deadline(tmp_path: Path) -> None:
     timeout_s = 3.0
-    with HostileServer(KEY, Scenario(trickle_body_s=2.0, run_s=0.2)) as server:
+    scenario = Scenario(trickle_body_s=2.0, run_s=0.2, status_events_without_entities=True)
+    with HostileServer(KEY, scenario) as server:
         job = materialize_in_background(
             findall_assets(timeout_s=timeout_s), resources(server, tmp_path)
         )

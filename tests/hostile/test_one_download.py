@@ -14,6 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from dagster import materialize
 
+from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_assets
+from scout_dagster.emulator import EmulatorServer
+from tests.conftest import TEST_KEY
 from tests.hostile.server import HostileServer, Scenario
 from tests.hostile.test_hostile import KEY, ROWS, findall_assets, resources
 
@@ -28,7 +31,7 @@ def test_a_run_completed_at_its_first_look_is_read_once(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "ai_entities").num_rows == ROWS
 
 
-def test_a_run_still_going_at_its_first_look_is_followed_and_read_at_its_end(
+def test_a_run_still_going_at_its_first_look_is_read_from_its_terminal_event(
     tmp_path: Path,
 ) -> None:
     with HostileServer(KEY, Scenario(run_s=0.5)) as server:
@@ -36,5 +39,27 @@ def test_a_run_still_going_at_its_first_look_is_followed_and_read_at_its_end(
         assert result.success
         [run_id] = server.run_ids
         paths = [r.raw_path for r in server.requests if r.method == "GET" and run_id in r.raw_path]
-    assert any(p.split("?")[0].endswith("/events") for p in paths)  # followed
+    # The look after the create, then the stream, whose terminal event carries
+    # the completed run: its tables come from that event, not from a third read.
+    assert [p.split("?")[0].rsplit("/", 1)[-1] for p in paths] == [run_id, "events"]
     assert pq.read_table(tmp_path / "ai_entities").num_rows == ROWS
+
+
+def test_the_emulators_nested_terminal_event_is_the_body_too(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """The emulator sends status events nested (``{"type", ..., "data": run}``)."""
+    assets = build_findall_assets("ai", "AI infrastructure companies", limit=ROWS)
+    result = materialize(
+        [assets],
+        resources={
+            "scout": ScoutResource(api_key=TEST_KEY, base_url=emulator.url),
+            "scout_io_manager": ScoutParquetIOManager(base_path=str(tmp_path)),
+        },
+    )
+    assert result.success
+    [run] = emulator.ledger.runs()
+    gets = [r.path for r in emulator.ledger.requests if r.method == "GET"]
+    assert gets == [f"/v1/findall/runs/{run.run_id}", f"/v1/findall/runs/{run.run_id}/events"]
+    table = pq.read_table(tmp_path / "ai_entities")
+    assert table.num_rows == ROWS and set(table.column("run_id").to_pylist()) == {run.run_id}
