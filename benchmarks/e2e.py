@@ -269,7 +269,7 @@ PROBES: list[tuple[str, str, str]] = [
     ("  event decode (head)", "scout_dagster._client", "_decode_event_without_entities"),
     ("final read", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
     ("  parse (read_findall)", "scout_dagster._dagster._execution", "read_findall"),
-    ("tables (provenance)", "scout_dagster._tables", "FindAllBody.tables"),
+    ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),
     ("table metadata", "scout_dagster._dagster._execution", "table_metadata"),
     ("data version", "scout_dagster._dagster._execution", "_content_version"),
     ("output conversion", "scout_dagster._dagster._execution", "as_output"),

@@ -22,8 +22,9 @@ import argparse
 import statistics
 
 from scout_dagster import FindAllRequest, RunFollower, ScoutClient
-from scout_dagster._tables import entity_columns, read_findall
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer
+from scout_dagster.tables.findall import read_findall
+from scout_dagster.tables.schemas import entity_columns
 
 
 def measure(

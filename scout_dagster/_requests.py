@@ -46,7 +46,7 @@ MAX_SEARCH_QUERIES = 20
 #: takes at most 100. [assumed]
 MAX_SEARCH_LIMIT = 100
 #: Column names the entities table uses for itself (``entity_id``,
-#: ``source_url`` and the provenance columns of ``_tables.entities_schema``),
+#: ``source_url`` and the provenance columns of ``tables.schemas.entities_schema``),
 #: plus ``partition``, the folder level of a partitioned table, which
 #: hive-style readers (pandas, pyarrow, Spark) add as a column. A field of one
 #: of these names (compared case-insensitively) would make the table

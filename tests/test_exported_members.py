@@ -89,8 +89,9 @@ PUBLIC = [
     "scout_findall_assets",
     "scout_search_assets",
 ]
-#: Public submodules: importable by name, not re-exported.
-SUBMODULES = {"components", "emulator"}
+#: Public submodules: importable by name, not re-exported. ``tables``: the
+#: pure table modules (schemas, provenance, ids, readers, data versions).
+SUBMODULES = {"components", "emulator", "tables"}
 
 
 def test_all_is_pinned() -> None:

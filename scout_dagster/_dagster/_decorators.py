@@ -34,7 +34,7 @@ from dagster import (
 
 from .._follower import MAX_DEADLINE_S
 from .._requests import FindAllRequest, SearchRequest
-from .._tables import (
+from ..tables.schemas import (
     CITATIONS_SCHEMA,
     FINDINGS_SCHEMA,
     RESULTS_SCHEMA,

@@ -80,7 +80,6 @@ both into tables:
 
 import dataclasses
 import datetime as dt
-import hashlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -107,7 +106,8 @@ from dagster import (
 )
 
 from .._http import truncate
-from .._tables import PROVENANCE_COLUMNS
+from ..tables.provenance import PROVENANCE_COLUMNS
+from ..tables.versions import content_version
 from ._execution import PRIMARY_TABLE
 from ._metadata import column_schema, table_metadata
 from ._output_types import TABLE_TYPES, TableType, as_output, table_type_for
@@ -410,13 +410,6 @@ def runs_ledger(instance: DagsterInstance, scout_assets: Sequence[AssetsDefiniti
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
 
 
-def _content_version(table: pa.Table) -> DataVersion:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return DataVersion(hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
-
-
 def _output(
     context: AssetExecutionContext,
     table: pa.Table,
@@ -434,7 +427,7 @@ def _output(
         return Output(
             as_output(table, handed),
             metadata={**table_metadata(table, partitioned=False), **metadata},
-            data_version=_content_version(table),
+            data_version=DataVersion(content_version(table, exclude=())),
         )
 
 

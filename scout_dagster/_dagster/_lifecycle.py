@@ -32,7 +32,7 @@ from dagster import (
 )
 
 from .._requests import FindAllRequest
-from .._tables import CITATIONS_SCHEMA, entities_schema, entity_columns
+from ..tables.schemas import CITATIONS_SCHEMA, entities_schema, entity_columns
 from ._assets import _OptionsTranslator
 from ._checks import check_specs
 from ._decorators import _NAME, TABLES_VERSION, _backfill_policy

@@ -35,6 +35,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     BetaWarning,
+    DataVersion,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
     Failure,
@@ -56,9 +57,10 @@ from dagster import (
 
 from .._errors import ScoutError
 from .._http import truncate
-from .._monitor_tables import MONITOR_RESULTS_SCHEMA, monitor_results_table
 from .._monitors import MonitorEvent
-from ._execution import _content_version
+from ..tables.monitor import monitor_results_table
+from ..tables.schemas import MONITOR_RESULTS_SCHEMA
+from ..tables.versions import content_version
 from ._metadata import column_schema, table_metadata
 from ._output_types import as_output, table_type_for, wants_naive_times
 
@@ -211,7 +213,7 @@ def _materialize(
     value = as_output(table, table_type, naive_times=wants_naive_times(io_manager))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)  # data_version: beta in Dagster 1.13
-        return Output(value, metadata=metadata, data_version=_content_version(table))
+        return Output(value, metadata=metadata, data_version=DataVersion(content_version(table)))
 
 
 def _find_event(

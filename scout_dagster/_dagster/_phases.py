@@ -53,7 +53,7 @@ from .._errors import (
 from .._follower import FINDALL, FollowResult
 from .._http import truncate
 from .._models import FindAllRun, RunState
-from .._tables import FindAllBody
+from ..tables.findall import FindAllBody
 from ._execution import ScoutAssetLayout, _Execution, _read_run_body, _with_body_status
 from ._metadata import run_metadata
 from ._phase_records import Before, Phase, PhaseBook, Plan

@@ -412,7 +412,8 @@ def test_requests_carry_the_contract_headers(emulator: EmulatorServer) -> None:
 
 
 def test_a_run_body_is_read_as_bytes_and_checked(emulator: EmulatorServer) -> None:
-    from scout_dagster._tables import DEFAULT_FINDALL_FIELDS, EntityColumn, read_findall
+    from scout_dagster.tables.findall import read_findall
+    from scout_dagster.tables.schemas import DEFAULT_FINDALL_FIELDS, EntityColumn
 
     client, sleeps = make_client(emulator)
     run = client.run_findall(QUERY, limit=4)

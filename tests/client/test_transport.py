@@ -284,7 +284,8 @@ def test_empty_key_is_refused() -> None:
 
 def test_a_run_body_that_cannot_be_read_is_not_read_again() -> None:
     from scout_dagster import ScoutRunBodyError
-    from scout_dagster._tables import DEFAULT_FINDALL_FIELDS, EntityColumn, read_findall
+    from scout_dagster.tables.findall import read_findall
+    from scout_dagster.tables.schemas import DEFAULT_FINDALL_FIELDS, EntityColumn
 
     bodies = {
         b'{"findall_id": "fa-1", "entities": 5}': ScoutRunBodyError,  # the run's own fault

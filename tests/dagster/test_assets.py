@@ -28,18 +28,18 @@ from scout_dagster import (
     FindAllRequest,
     ScoutParquetIOManager,
     ScoutResource,
-    _arrow_json,
     build_findall_assets,
     build_search_assets,
 )
-from scout_dagster._tables import (
+from scout_dagster.emulator import EmulatorServer, FaultConfig
+from scout_dagster.tables import json_reader
+from scout_dagster.tables.schemas import (
     FINDINGS_SCHEMA,
     RESULTS_SCHEMA,
     SOURCES_SCHEMA,
     entities_schema,
     entity_columns,
 )
-from scout_dagster.emulator import EmulatorServer, FaultConfig
 from tests.conftest import TEST_KEY, make_client, wait_until
 
 QUERY = "S-1 stage AI infrastructure companies"
@@ -78,15 +78,15 @@ def test_findall_tables_match_what_the_emulator_served(
 ) -> None:
     whole_reads: list[int] = []
     if in_pieces:  # as a large body is read: cut at every element
-        monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-        monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
-        read_whole = _arrow_json.read_document
+        monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+        monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
+        read_whole = json_reader.read_document
 
         def counted(document: bytes, schema: pa.Schema) -> pa.Table:
             whole_reads.append(1)
             return read_whole(document, schema)
 
-        monkeypatch.setattr(_arrow_json, "read_document", counted)
+        monkeypatch.setattr(json_reader, "read_document", counted)
     assets = build_findall_assets("ai", QUERY, output_schema=SCHEMA, limit=12)
     result = materialize([assets], resources=resources(emulator, tmp_path))
     assert result.success

@@ -11,16 +11,17 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from scout_dagster import FindAllRequest, ScoutRunBodyError, _arrow_json
-from scout_dagster._tables import (
+from scout_dagster import FindAllRequest, ScoutRunBodyError
+from scout_dagster.tables import json_reader
+from scout_dagster.tables.findall import (
     FindAllFacts,
     FindAllTables,
-    Provenance,
-    _read_python,
-    entity_columns,
     findall_tables,
     read_findall,
+    read_findall_exact,
 )
+from scout_dagster.tables.provenance import Provenance
+from scout_dagster.tables.schemas import entity_columns
 
 DAY = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 PROVENANCE = Provenance("fa-1", "q", DAY, "2026-01-01", partition_start=DAY)
@@ -85,7 +86,7 @@ def _run(entities: list[dict[str, Any]], candidates: Any = "default") -> dict[st
 
 
 def _exact(run: dict[str, Any]) -> FindAllTables:
-    return _read_python(run, COLUMNS).tables(PROVENANCE)
+    return read_findall_exact(run, COLUMNS).tables(PROVENANCE)
 
 
 PLAIN = _run([_entity(i) for i in range(7)])
@@ -132,8 +133,8 @@ def test_every_path_gives_the_exact_tables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if split:  # cut at every element, as a large document is
-        monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-        monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
+        monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+        monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
     tables = findall_tables(json.dumps(run, **dumps).encode(), COLUMNS, PROVENANCE)
     assert tables.path == expected_path
     exact = _exact(run)
@@ -177,14 +178,14 @@ def test_untyped_fields_are_text_and_nested_values_json() -> None:
 def test_the_run_facts_are_read_with_the_tables(
     facts_first: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
+    monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
     facts = {"findall_id": "fa-9", "count": 7, "credits": 12, "completedAt": "2026-01-02T03:04:05Z"}
     entities = {"entities": PLAIN["entities"], "candidates": PLAIN["candidates"]}
     run = facts | entities if facts_first else entities | facts
     native = read_findall(json.dumps(run).encode(), COLUMNS)
     assert native.path == "document"
-    for body in (native, _read_python(run, COLUMNS)):
+    for body in (native, read_findall_exact(run, COLUMNS)):
         assert body.facts == FindAllFacts(
             "fa-9", 7, 12, None, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
         )

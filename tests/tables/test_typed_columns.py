@@ -15,23 +15,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scout_dagster import FindAllRequest, _arrow_json
+from scout_dagster import FindAllRequest
 from scout_dagster._models import SearchFinding, SearchResult, SearchRun, SearchSource
-from scout_dagster._tables import (
+from scout_dagster.tables import json_reader
+from scout_dagster.tables.findall import findall_tables, read_findall_exact
+from scout_dagster.tables.provenance import PROVENANCE_COLUMNS, Provenance
+from scout_dagster.tables.schemas import (
     CITATIONS_SCHEMA,
     FINDINGS_SCHEMA,
-    PROVENANCE_COLUMNS,
     RESERVED_COLUMNS,
     RESULTS_SCHEMA,
     SOURCES_SCHEMA,
     EntityColumn,
-    Provenance,
-    _read_python,
     entities_schema,
     entity_columns,
-    findall_tables,
-    search_tables,
 )
+from scout_dagster.tables.search import search_tables
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
@@ -291,14 +290,14 @@ def test_both_paths_give_the_identical_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if split:  # cut at every element, as a large document is
-        monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-        monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
+        monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+        monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
     entities = [_entity(0), _entity(1), _entity(2)]
     entities[0].update(extra)
     run = _run(entities)
     tables = findall_tables(json.dumps(run).encode(), COLUMNS, PROVENANCE)
     assert tables.path == expected_path
-    exact = _read_python(copy.deepcopy(run), COLUMNS).tables(PROVENANCE)
+    exact = read_findall_exact(copy.deepcopy(run), COLUMNS).tables(PROVENANCE)
     assert exact.path == "python"
     assert tables.entities.schema == exact.entities.schema == entities_schema(COLUMNS)
     assert tables.entities.equals(exact.entities), tables.entities.to_pylist()
@@ -307,7 +306,7 @@ def test_both_paths_give_the_identical_table(
     # The other rows are untouched by the first one's values.
     assert (
         tables.entities.to_pylist()[1:]
-        == _read_python(_run([_entity(1), _entity(2)]), COLUMNS)
+        == read_findall_exact(_run([_entity(1), _entity(2)]), COLUMNS)
         .tables(PROVENANCE)
         .entities.to_pylist()
     )

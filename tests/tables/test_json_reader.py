@@ -5,15 +5,17 @@ wrong rows."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from scout_dagster import _arrow_json
-from scout_dagster._arrow_json import read_arrays
+from scout_dagster.tables import json_reader
+from scout_dagster.tables.json_reader import read_arrays
 
 ITEM = pa.struct([("name", pa.string()), ("n", pa.int64())])
 SCHEMA = pa.schema(
@@ -30,8 +32,17 @@ Outcome = tuple[str, Any, Any]
 @pytest.fixture
 def tiny_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split every document, at every element boundary the pattern finds."""
-    monkeypatch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(_arrow_json, "PIECE_BYTES", 1)
+    monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
+
+
+@contextlib.contextmanager
+def _cut(monkeypatch: pytest.MonkeyPatch, *, piece_bytes: int) -> Iterator[None]:
+    """Split every document, in pieces of about ``piece_bytes``."""
+    with monkeypatch.context() as patch:
+        patch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+        patch.setattr(json_reader, "PIECE_BYTES", piece_bytes)
+        yield
 
 
 def _read(document: bytes, *, threads: int | None = None) -> tuple[Outcome, int]:
@@ -55,7 +66,7 @@ def _read(document: bytes, *, threads: int | None = None) -> tuple[Outcome, int]
 
 def _whole(document: bytes, monkeypatch: pytest.MonkeyPatch) -> Outcome:
     with monkeypatch.context() as patch:
-        patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", len(document) + 1)
+        patch.setattr(json_reader, "SPLIT_MIN_BYTES", len(document) + 1)
         outcome, pieces = _read(document)
     assert pieces <= 1
     return outcome
@@ -285,9 +296,7 @@ def test_random_documents_read_in_pieces_as_when_read_whole(
         if index % 2:
             document = _mutated(rng, document)
         expected = _whole(document, monkeypatch)
-        with monkeypatch.context() as patch:
-            patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-            patch.setattr(_arrow_json, "PIECE_BYTES", rng.randint(1, 80))
+        with _cut(monkeypatch, piece_bytes=rng.randint(1, 80)):
             outcome, pieces = _read(document)
         assert outcome == expected, document
         split += pieces > 1
@@ -352,11 +361,9 @@ def test_list_and_struct_fields_read_in_pieces_as_when_read_whole(
         ]
         document = json.dumps({"count": len(elements), "entities": elements}).encode()
         with monkeypatch.context() as patch:
-            patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", len(document) + 1)
+            patch.setattr(json_reader, "SPLIT_MIN_BYTES", len(document) + 1)
             expected, _ = _read_typed(document)
-        with monkeypatch.context() as patch:
-            patch.setattr(_arrow_json, "SPLIT_MIN_BYTES", 0)
-            patch.setattr(_arrow_json, "PIECE_BYTES", rng.randint(1, 60))
+        with _cut(monkeypatch, piece_bytes=rng.randint(1, 60)):
             outcome, pieces = _read_typed(document)
         assert outcome == expected, document
         split += pieces > 1

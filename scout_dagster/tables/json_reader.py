@@ -32,11 +32,16 @@ not null, the pieces take that value. And the whole read refuses documents
 of 2 GiB or more (pyarrow's block size), which the pieces read when every
 part is smaller.
 
-Measured at 1M entities on 2 cores (``benchmarks/normalize.py``): the pieces
-halve the time and lower the peak, because only the pieces in flight and the
-parser's scratch for them exist beside the result. Measured and rejected:
-converting the array to NDJSON first (an extra pass over 200 MB) and pyarrow's
-streaming reader (``open_json``, one thread, slower per row).
+The pieces are worth their complexity: against one whole-document read of
+the same bytes (``benchmarks/normalize.py``, its ``ours-whole`` path; the
+``parse (read_findall)`` phase of ``benchmarks/e2e.py`` run with the pieces
+off), on 2 cores, 2026-12-01, they parse 1M entities (201 MB) in 0.72 s
+against 1.67 s and 1M with candidates (963 MB) in 3.8 s against 8.0 s, and
+lower the peak (+228 against +307 MB, +797 against +1043 MB), because only
+the pieces in flight and the parser's scratch for them exist beside the
+result (docs/benchmark-figures.md). Measured and rejected: converting the
+array to NDJSON first (an extra pass over 200 MB) and pyarrow's streaming
+reader (``open_json``, one thread, slower per row).
 """
 
 from __future__ import annotations
