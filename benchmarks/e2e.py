@@ -271,7 +271,7 @@ PROBES: list[tuple[str, str, str]] = [
     ("  parse (read_findall)", "scout_dagster._dagster._execution", "read_findall"),
     ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),
     ("table metadata", "scout_dagster._dagster._execution", "table_metadata"),
-    ("data version", "scout_dagster._dagster._execution", "_content_version"),
+    ("data version", "scout_dagster.tables.versions", "content_version"),
     ("output conversion", "scout_dagster._dagster._execution", "as_output"),
     (
         "IO manager",

@@ -1,6 +1,6 @@
 """scout-dagster: Scout FindAll and deep-search runs as Dagster assets backed by Parquet.
 
-The layers, each in one place (see ``README.md``):
+The layers, each in one place (see ``docs/layout.md``):
 
 - Dagster layer (``_dagster/``): ``ScoutResource`` (which runs the execution
   protocol), ``ScoutParquetIOManager``, ``DagsterScoutTranslator``, the
@@ -10,7 +10,7 @@ The layers, each in one place (see ``README.md``):
   budget, cancel; knows nothing of Dagster.
 - ``ScoutClient`` (``_client.py``): typed HTTP calls, retries, errors, event streams.
 - models (``_models.py``): the contract's objects; no I/O.
-- tables (``_tables.py``) and storage (``_storage.py``): Arrow tables, Parquet files.
+- tables (``tables/``, pure) and storage (``_storage.py``): Arrow tables, Parquet files.
 - ``scout_dagster.emulator``: a local Scout server for tests, demos and CI.
 """
 

@@ -44,8 +44,12 @@ from .._http import truncate
 from .._models import FindAllRun, RunState, RunStatus, SearchRun
 from .._report import report_for_display
 from .._requests import AnyRequest, FindAllRequest, SearchRequest
-from .._tables import FindAllBody, Provenance, entity_columns, read_findall, search_tables
 from .._termination import TerminationWatch
+from ..tables.findall import FindAllBody, read_findall
+from ..tables.provenance import Provenance
+from ..tables.schemas import entity_columns
+from ..tables.search import search_tables
+from ..tables.versions import content_version
 from ._checks import check_results
 from ._metadata import run_metadata, table_metadata
 from ._output_types import (
@@ -69,9 +73,6 @@ if TYPE_CHECKING:
 
 __all__ = ["materialize_findall", "materialize_search"]
 
-#: Columns that differ between two runs that found the same rows; left out
-#: of the data version so a refresh that changes nothing changes no version.
-RUN_SPECIFIC_COLUMNS = ("run_id", "fetched_at", "source_fetched_at")
 #: Characters of the report shown in the UI (the whole report is stored).
 REPORT_PREVIEW_CHARS = 20_000
 #: A Dagster run someone asked to terminate is CANCELING until its steps end.
@@ -141,12 +142,9 @@ def _table_type_named(name: str | None) -> TableType | None:
 
 
 def _content_version(table: pa.Table) -> DataVersion:
-    """A data version that changes only when the rows do, not when a run re-fetched them."""
-    content = table.drop_columns([c for c in RUN_SPECIFIC_COLUMNS if c in table.column_names])
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, content.schema) as writer:
-        writer.write_table(content)
-    return DataVersion(hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24])
+    """A data version that changes only when the rows do, not when a run re-fetched
+    them (hashed as a stream: no copy of the table is held)."""
+    return DataVersion(content_version(table))
 
 
 class _Execution:
