@@ -17,8 +17,7 @@ The layers, each in one place (see ``docs/layout.md``):
 import importlib as _importlib
 import typing as _typing
 
-from ._client import ScoutClient
-from ._config import API_VERSION, DEFAULT_BASE_URL, DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy
+from ._config import API_VERSION, DEFAULT_BASE_URL, DEFAULT_RETRY, RetryPolicy
 from ._errors import (
     RunBudgetExceeded,
     RunDeadlineExceeded,
@@ -43,7 +42,6 @@ from ._errors import (
     ScoutTransportError,
     ScoutValidationError,
 )
-from ._follower import FollowResult, RunFollower, RunProgress
 from ._models import (
     Candidate,
     CandidateBasis,
@@ -61,12 +59,12 @@ from ._models import (
     SearchUsage,
     StatusMetrics,
 )
-from ._monitor_calls import MonitorCalls
 from ._monitors import Monitor, MonitorEvent, MonitorRequest, MonitorResult
 from ._requests import FindAllRequest, SearchRequest
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._client import DEFAULT_TIMEOUT, ScoutClient
     from ._dagster import (
         DagsterScoutTranslator,
         ScoutMetadataSet,
@@ -86,12 +84,21 @@ if _typing.TYPE_CHECKING:
         scout_findall_assets,
         scout_search_assets,
     )
+    from ._follower import FollowResult, RunFollower, RunProgress
+    from ._monitor_calls import MonitorCalls
     from ._storage import ParquetStore, SchemaConflictError, WrittenTable
 
 # The Dagster layer and the Parquet storage are imported on first use: the
 # client and the emulator (a process of its own) should not pay for importing
-# dagster and pyarrow.
+# dagster and pyarrow. So are the client and the follower (httpx): loading a
+# code location's definitions makes no request and needs no HTTP client.
 _LAZY = {
+    "DEFAULT_TIMEOUT": "._client",
+    "ScoutClient": "._client",
+    "FollowResult": "._follower",
+    "RunFollower": "._follower",
+    "RunProgress": "._follower",
+    "MonitorCalls": "._monitor_calls",
     "DagsterScoutTranslator": "._dagster",
     "ScoutMetadataSet": "._dagster",
     "ScoutTableProps": "._dagster",

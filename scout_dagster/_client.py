@@ -35,7 +35,6 @@ from ._config import (
     API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_RETRY,
-    DEFAULT_TIMEOUT,
     RetryPolicy,
     normalize_base_url,
 )
@@ -74,6 +73,9 @@ log = logging.getLogger("scout_dagster.client")
 _Model = TypeVar("_Model", FindAllRun, SearchRun, Monitor, MonitorEvent)
 _Checked = TypeVar("_Checked")
 
+#: Per request, in seconds. Reads get 30 s because event streams send a
+#: keep-alive well within that; connecting should never take more than 10 s.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 #: FindAll paths as documented; Scout's SDKs use the ``/v1/lists`` alias,
 #: which the emulator serves too.
 FINDALL_PREFIX = "/v1/findall"

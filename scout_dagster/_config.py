@@ -10,13 +10,10 @@ import dataclasses
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 __all__ = [
     "API_VERSION",
     "DEFAULT_BASE_URL",
     "DEFAULT_RETRY",
-    "DEFAULT_TIMEOUT",
     "RetryPolicy",
     "normalize_base_url",
 ]
@@ -26,10 +23,6 @@ DEFAULT_BASE_URL = "https://core.usescout.sh"
 
 #: Sent as ``Scout-Version`` on every request, as Scout's own SDKs do (v0.1.0).
 API_VERSION = "2026-06-21"
-
-#: Per request, in seconds. Reads get 30 s because event streams send a
-#: keep-alive well within that; connecting should never take more than 10 s.
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 @dataclasses.dataclass(frozen=True)

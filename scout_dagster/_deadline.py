@@ -42,6 +42,9 @@ class Deadline:
         return self.clock() >= self.at
 
 
+#: Longest deadline: a week, far past any run; ``None`` means none at all.
+MAX_DEADLINE_S = 7 * 24 * 3600.0
+
 _current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
     "scout_dagster_deadline", default=None
 )

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
 from ._client import ScoutClient, run_segment
-from ._deadline import Deadline, within
+from ._deadline import MAX_DEADLINE_S, Deadline, within
 from ._errors import (
     RunBudgetExceeded,
     RunDeadlineExceeded,
@@ -70,8 +70,6 @@ _DEAD = frozenset({RunState.FAILED, RunState.CANCELLED})
 #: answered with a dead run when an earlier attempt's run (same idempotency
 #: key) was cancelled or failed; a few in a row means something else is wrong.
 MAX_REPLACED_RUNS = 2
-#: Longest deadline: a week, far past any run; ``None`` means none at all.
-MAX_DEADLINE_S = 7 * 24 * 3600.0
 #: Seconds a look at a run's state may take before a cancel: a server slow to
 #: answer reads must not keep the cancel from being sent.
 _LOOK_S = 2.0

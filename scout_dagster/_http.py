@@ -26,6 +26,7 @@ from ._errors import (
     ScoutTimeoutError,
     error_for_status,
 )
+from ._text import SERVER_TEXT_CHARS, Redactor, truncate
 
 __all__ = [
     "Redactor",
@@ -38,66 +39,8 @@ __all__ = [
 
 #: How much of a non-JSON error body goes into a message.
 _BODY_EXCERPT_CHARS = 300
-#: The most of any server text (a message, a run's ``error``, a decoded
-#: ``detail``) kept in an exception, a log line or metadata: a server that
-#: answers with megabytes of detail must not grow the event log by as much.
-SERVER_TEXT_CHARS = 2000
 #: A request id longer than this is not an id; it is cut.
 _REQUEST_ID_CHARS = 128
-
-
-def truncate(text: str, limit: int = SERVER_TEXT_CHARS) -> str:
-    """``text`` cut to about ``limit`` characters, saying how much was cut."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text) - limit} more characters)"
-
-
-class Redactor:
-    """Replaces a secret by ``***`` in any text, in case a server echoes it back."""
-
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
-        self._secret_bytes = secret.encode()
-
-    def __call__(self, text: str) -> str:
-        if self._secret and self._secret in text:
-            return text.replace(self._secret, "***")
-        return text
-
-    def in_bytes(self, data: bytes) -> bytes:
-        """``data`` (a response body) with the secret replaced; a search of the
-        bytes (memchr speed) when it is absent, which is nearly always."""
-        if self._secret_bytes and self._secret_bytes in data:
-            return data.replace(self._secret_bytes, b"***")
-        return data
-
-    def loads(self, data: bytes | str) -> Any:
-        """JSON, the secret redacted from it: in the text, and once decoded when
-        the text has escapes that could spell it (``sk\\u005f…``)."""
-        text = self.in_bytes(data) if isinstance(data, bytes) else self(data)
-        payload = json.loads(text)
-        escapes = (b"\\u", b"\\/") if isinstance(text, bytes) else ("\\u", "\\/")
-        if any(escape in text for escape in escapes):  # type: ignore[operator]
-            payload = self.value(payload)
-        return payload
-
-    def server_text(self, text: str | None) -> str | None:
-        """A server's words as we may keep them: redacted, then truncated."""
-        return None if text is None else truncate(self(text))
-
-    def value(self, value: Any) -> Any:
-        """``value`` with the secret redacted in every string it holds (decoded JSON)."""
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, list):
-            return [self.value(item) for item in value]
-        if isinstance(value, dict):
-            return {self.value(key): self.value(item) for key, item in value.items()}
-        return value
-
-    def __repr__(self) -> str:
-        return "Redactor(***)"
 
 
 def slow_answer_notice(

@@ -18,8 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 __all__ = [
     "DEFAULT_EMULATOR_PORT",
     "EMULATOR_API_KEY",
@@ -54,6 +52,8 @@ def emulator_url(port: int | None = None) -> str:
 def emulator_pid(url: str) -> int | None:
     """The process id of the emulator answering at ``url``, if one does."""
     try:
+        import httpx  # on use: loading definitions needs no HTTP client
+
         pid = httpx.get(f"{url}/_emulator/health", timeout=1.0).json().get("pid")
     except (httpx.HTTPError, ValueError):
         return None
@@ -62,6 +62,8 @@ def emulator_pid(url: str) -> int | None:
 
 def _healthy(url: str) -> bool:
     try:
+        import httpx
+
         return httpx.get(f"{url}/_emulator/health", timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
@@ -96,6 +98,8 @@ def ensure_local_emulator(url: str) -> str:
     if _healthy(url):
         return url
     check_emulator_extra()
+    import httpx
+
     port = httpx.URL(url).port or DEFAULT_EMULATOR_PORT
     log_path = Path(tempfile.gettempdir()) / f"scout-emulator-{port}.log"
     log.warning(

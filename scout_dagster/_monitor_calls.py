@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._http import Redactor
 from ._monitors import (
     MONITOR_EVENT_TYPES,
     Monitor,
@@ -23,6 +22,7 @@ from ._monitors import (
     MonitorRequest,
     monitor_update_body,
 )
+from ._text import Redactor
 
 if TYPE_CHECKING:
     from ._client import ScoutClient

@@ -29,9 +29,8 @@ from dagster import (
 
 from .._requests import FindAllRequest, SearchRequest, coerce_request
 from ._decorators import declare
-from ._execution import PRIMARY_TABLE
 from ._output_types import TableType
-from ._translator import DagsterScoutTranslator, ScoutTableProps
+from ._translator import PRIMARY_TABLE, DagsterScoutTranslator, ScoutTableProps
 
 __all__ = ["build_findall_assets", "build_search_assets"]
 

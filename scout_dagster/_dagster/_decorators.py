@@ -32,7 +32,7 @@ from dagster import (
     multi_asset,
 )
 
-from .._follower import MAX_DEADLINE_S
+from .._deadline import MAX_DEADLINE_S
 from .._requests import FindAllRequest, SearchRequest
 from ..tables.schemas import (
     CITATIONS_SCHEMA,
@@ -43,12 +43,12 @@ from ..tables.schemas import (
     entity_columns,
 )
 from ._checks import check_specs
-from ._execution import PRIMARY_TABLE
 from ._metadata import column_schema
 from ._output_types import TABLE_TYPES, TableType
 from ._partitions import check_request_templates
 from ._translator import (
     FINDALL_TABLES,
+    PRIMARY_TABLE,
     SEARCH_TABLES,
     DagsterScoutTranslator,
     ScoutMetadataSet,

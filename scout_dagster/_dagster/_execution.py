@@ -40,11 +40,11 @@ from dagster import (
 
 from .._errors import RunFailed, RunTerminated, ScoutError, ScoutRunBodyError
 from .._follower import FollowResult, RunFollower, RunProgress
-from .._http import truncate
 from .._models import FindAllRun, RunState, RunStatus, SearchRun
 from .._report import report_for_display
 from .._requests import AnyRequest, FindAllRequest, SearchRequest
 from .._termination import TerminationWatch
+from .._text import truncate
 from ..tables.findall import FindAllBody, read_findall
 from ..tables.provenance import Provenance
 from ..tables.schemas import entity_columns
@@ -66,7 +66,7 @@ from ._partitions import (
     partition_values,
     render_request,
 )
-from ._translator import ScoutMetadataSet
+from ._translator import PRIMARY_TABLE, ScoutMetadataSet
 
 if TYPE_CHECKING:
     from ._resource import ScoutResource
@@ -79,8 +79,6 @@ REPORT_PREVIEW_CHARS = 20_000
 _TERMINATING = frozenset({DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED})
 #: Runs a Dagster run remembers having cancelled (a tag value stays short).
 _CANCELLED_KEPT = 5
-#: The table whose materialization carries the run's credits and checks.
-PRIMARY_TABLE = {"findall": "entities", "search": "results"}
 
 
 @dataclasses.dataclass(frozen=True)

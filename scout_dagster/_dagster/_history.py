@@ -105,14 +105,13 @@ from dagster import (
     asset,
 )
 
-from .._http import truncate
+from .._text import truncate
 from ..tables.provenance import PROVENANCE_COLUMNS
 from ..tables.versions import content_version
-from ._execution import PRIMARY_TABLE
 from ._metadata import column_schema, table_metadata
 from ._output_types import TABLE_TYPES, TableType, as_output, table_type_for
 from ._phase_records import PhaseMetadataSet
-from ._translator import ScoutMetadataSet
+from ._translator import PRIMARY_TABLE, ScoutMetadataSet
 
 __all__ = [
     "LEDGER_SCHEMA",

@@ -40,7 +40,6 @@ from ._metadata import column_schema
 from ._output_types import TableType
 from ._phase_checks import Upstream, check_settings, enrichment
 from ._phase_records import Phase, PhaseMetadataSet
-from ._phases import materialize_phase
 from ._translator import FINDALL_TABLES, DagsterScoutTranslator, ScoutMetadataSet, ScoutTableProps
 
 __all__ = ["build_findall_enrich_assets", "build_findall_extend_assets"]
@@ -159,6 +158,8 @@ def _build(
         backfill_policy=_backfill_policy(None, partitions_def),
     )
     def _phase(context: AssetExecutionContext) -> Iterator[Output[Any] | AssetCheckResult]:
+        from ._phases import materialize_phase  # the run's machinery: on use, not to define
+
         yield from materialize_phase(context, getattr(context.resources, resource_key), phase)
 
     return _phase

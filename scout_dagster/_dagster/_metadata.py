@@ -6,15 +6,17 @@ materializations (credits per partition across a backfill, wait times).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 from dagster._core.definitions.metadata import TableMetadataSet
 
-from .._follower import FollowResult
-from .._http import truncate
 from .._models import FindAllRun, SearchRun
+from .._text import truncate
+
+if TYPE_CHECKING:
+    from .._follower import FollowResult
 
 __all__ = ["column_schema", "run_metadata", "table_metadata"]
 

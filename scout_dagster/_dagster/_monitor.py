@@ -56,8 +56,8 @@ from dagster import (
 )
 
 from .._errors import ScoutError
-from .._http import truncate
 from .._monitors import MonitorEvent
+from .._text import truncate
 from ..tables.monitor import monitor_results_table
 from ..tables.schemas import MONITOR_RESULTS_SCHEMA
 from ..tables.versions import content_version

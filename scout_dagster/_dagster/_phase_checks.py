@@ -15,7 +15,7 @@ from typing import Any
 
 from dagster import AssetsDefinition, AssetSpec
 
-from .._follower import MAX_DEADLINE_S
+from .._deadline import MAX_DEADLINE_S
 from .._requests import FindAllRequest, coerce_request
 from ..tables.schemas import EntityColumn, entity_columns
 from ._decorators import REQUEST_METADATA_KEY

@@ -29,8 +29,8 @@ from dagster import (
 from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSet
 
 from .._errors import RunFailed
-from .._http import truncate
 from .._models import FindAllRun
+from .._text import truncate
 from ..tables.schemas import EntityColumn
 
 __all__ = ["Before", "Mode", "Operation", "Phase", "PhaseBook", "PhaseMetadataSet", "Plan"]

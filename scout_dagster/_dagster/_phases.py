@@ -51,8 +51,8 @@ from .._errors import (
     ScoutError,
 )
 from .._follower import FINDALL, FollowResult
-from .._http import truncate
 from .._models import FindAllRun, RunState
+from .._text import truncate
 from ..tables.findall import FindAllBody
 from ._execution import ScoutAssetLayout, _Execution, _read_run_body, _with_body_status
 from ._metadata import run_metadata

@@ -7,7 +7,7 @@ import importlib.util
 import logging
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckResult,
@@ -20,12 +20,14 @@ from dagster import (
 )
 from pydantic import Field, PrivateAttr, field_validator
 
-from .._client import ScoutClient
 from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
 from .._errors import ScoutConfigError
 from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
 from .._requests import FindAllRequest, SearchRequest
 from ._literal import check_literal
+
+if TYPE_CHECKING:
+    from .._client import ScoutClient
 
 __all__ = ["ScoutResource"]
 
@@ -273,6 +275,9 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         return EMULATOR_API_KEY, emulator_url(), True
 
     def _build_client(self, log: Any = None) -> ScoutClient:
+        # httpx and the client on first use: loading definitions needs neither.
+        from .._client import ScoutClient
+
         key, base_url, emulator = self._connection()
         self._uses_emulator = emulator
         if emulator:

@@ -39,6 +39,8 @@ __all__ = ["DagsterScoutTranslator", "ScoutMetadataSet", "ScoutTableProps"]
 #: The tables of each kind of run, in the order the outputs are yielded.
 FINDALL_TABLES = ("entities", "citations")
 SEARCH_TABLES = ("results", "sources", "findings", "report")
+#: The table whose materialization carries the run's credits and checks.
+PRIMARY_TABLE = {"findall": "entities", "search": "results"}
 
 
 @dataclasses.dataclass(frozen=True)
