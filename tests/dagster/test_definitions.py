@@ -81,3 +81,25 @@ def test_a_base_url_given_where_the_key_is_not_loads() -> None:
     # The code server may hold no secrets; the run workers that execute runs do.
     facts, _ = _load({"SCOUT_BASE_URL": "https://eu.scout.test"})
     assert facts["base_url"] == "https://eu.scout.test"
+
+
+def test_defining_scout_assets_imports_no_http_client_and_no_pandas() -> None:
+    """Loading a code location (a code server, ``dg check defs``) needs neither:
+    they load when a run first uses them."""
+    code = (
+        "import sys\n"
+        "from dagster import Definitions\n"
+        "from scout_dagster import (ScoutParquetIOManager, ScoutResource, build_findall_assets,\n"
+        "    build_search_assets, build_scout_monitor_assets, build_scout_monitor_sensor)\n"
+        "a = build_findall_assets('ai', 'AI companies', limit=3)\n"
+        "s = build_search_assets('ev', ['ev trends'])\n"
+        "m = build_scout_monitor_assets('chips', 'mon_1')\n"
+        "Definitions(assets=[a, s, m], sensors=[build_scout_monitor_sensor(m)],\n"
+        "    resources={'scout': ScoutResource.from_env(emulator_without_key=True),\n"
+        "               'scout_io_manager': ScoutParquetIOManager()})\n"
+        "print(sorted(n for n in ('httpx', 'pandas', 'httpx_sse') if n in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
