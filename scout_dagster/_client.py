@@ -413,6 +413,17 @@ class ScoutClient:
         payload = self._request("GET", path, decode=_decode_run_head)
         return self._parse(FindAllRun, payload, "GET", path)
 
+    def get_findall_run_bytes(self, findall_id: str) -> bytes:
+        """``GET /v1/findall/runs/{findall_id}``: the body's bytes, the key
+        redacted, unparsed (for a reader that builds tables from them)."""
+        path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
+
+        def decode(method: str, path: str, response: httpx.Response, redact: Redactor) -> bytes:
+            return redact.in_bytes(response.content)
+
+        content: bytes = self._request("GET", path, decode=decode)
+        return content
+
     def get_findall_run_raw(self, findall_id: str) -> tuple[FindAllRun, bytes]:
         """``GET /v1/findall/runs/{findall_id}``: the run without its entities
         (as ``entities=False`` gives it) and the body's bytes, the key redacted.

@@ -169,12 +169,14 @@ class FollowResult(Generic[RunT]):
     credits_seen: int = 0
     #: The deadline of the final read (:meth:`RunFollower.read_final`); internal.
     _read_by: Deadline | None = dataclasses.field(default=None, repr=False)
-    #: The completed run's bytes, until taken (a list: the result is frozen).
-    _body: list[bytes] = dataclasses.field(default_factory=list, repr=False, compare=False)
+    #: The completed run's body, until taken (a list: the result is frozen):
+    #: its bytes, or what ``read_findall_look`` read of them.
+    _body: list[Any] = dataclasses.field(default_factory=list, repr=False, compare=False)
 
-    def take_body(self) -> bytes | None:
-        """The completed run's body if following downloaded it; None after the
-        first call (so its bytes are freed once read)."""
+    def take_body(self) -> Any:
+        """The completed run's body if following downloaded it (its bytes, or
+        what ``read_findall_look`` made of them); None after the first call,
+        so what it holds is freed once used."""
         return self._body.pop() if self._body else None
 
 
@@ -254,6 +256,12 @@ class RunFollower:
             re-execution to adopt.
         on_progress: called with :class:`RunProgress` at most every
             ``progress_interval_s`` and on every state change.
+        read_findall_look: reads a FindAll run's body as the caller needs it
+            (its tables), giving the run it says and what was read:
+            ``(run_id, body bytes) -> (FindAllRun, read)``. When given, a
+            look at a FindAll run parses its body once, with this: a run found
+            completed hands ``read`` over in :meth:`FollowResult.take_body`.
+            Any error of it, and the look parses the run's head instead.
         on_cancelled: called with the id of every run this follower cancelled,
             so a later attempt can pass it in ``dead_runs`` (a cancel takes
             effect at the run's next checkpoint, and meanwhile it looks alive).
@@ -277,6 +285,7 @@ class RunFollower:
         cancel_on_termination: bool = True,
         on_progress: Callable[[RunProgress], None] | None = None,
         on_cancelled: Callable[[str], None] | None = None,
+        read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -303,6 +312,7 @@ class RunFollower:
         self.cancel_on_termination = cancel_on_termination
         self.on_progress = on_progress
         self.on_cancelled = on_cancelled
+        self.read_findall_look = read_findall_look
         self._clock = clock
         self._sleep = sleep
 
@@ -638,12 +648,12 @@ class RunFollower:
 
     def _adoptable(
         self, kind: RunKind[RunT, EventT], run_id: str, *, only_completed: bool = False
-    ) -> tuple[RunT, bytes | None] | None:
+    ) -> tuple[RunT, Any] | None:
         """The earlier attempt's run (and its body's bytes, for a kind that reads
         them), unless it is gone or ended without a result (with
         ``only_completed``: unless it has not completed)."""
         try:
-            existing, body = kind.look(self.client, run_id)
+            existing, body = self._look_with_body(kind, run_id)
         except ScoutNotFoundError:
             log.warning(
                 "%s run %s to adopt no longer exists; starting a new one", kind.name, run_id
@@ -684,7 +694,7 @@ class RunFollower:
         deadline: Deadline | None,
         *,
         replayed_check: bool = False,
-        first_look: tuple[RunT, bytes | None] | None = None,
+        first_look: tuple[RunT, Any] | None = None,
     ) -> FollowResult[RunT]:
         """Follow ``run_id`` to its end. With ``replayed_check``, first read its
         state: a replayed create answers with the original response (queued)
@@ -743,14 +753,12 @@ class RunFollower:
                 )
             raise
 
-    def _current(
-        self, kind: RunKind[RunT, EventT], run_id: str
-    ) -> tuple[RunT, bytes | None] | None:
+    def _current(self, kind: RunKind[RunT, EventT], run_id: str) -> tuple[RunT, Any] | None:
         """The run as it stands, with its body's bytes for a kind that reads
         them; None when a passing fault keeps it from being read (following
         finds out). A refusal no retry mends is raised."""
         try:
-            return kind.look(self.client, run_id)
+            return self._look_with_body(kind, run_id)
         except ScoutDeadlineError:
             raise _Stop("deadline") from None
         except ScoutError as exc:
@@ -758,6 +766,18 @@ class RunFollower:
                 raise
             log.warning("could not read %s run %s after creating it: %s", kind.name, run_id, exc)
             return None
+
+    def _look_with_body(self, kind: RunKind[RunT, EventT], run_id: str) -> tuple[RunT, Any]:
+        """The run, and its body as read (bytes, or the caller's reading of them)."""
+        reader = self.read_findall_look
+        if kind is not FINDALL or reader is None:
+            return kind.look(self.client, run_id)
+        raw = self.client.get_findall_run_bytes(run_id)
+        try:
+            return reader(run_id, raw)  # type: ignore[return-value]
+        except Exception as exc:
+            log.info("reading FindAll run %s's body as tables failed (%s); its head", run_id, exc)
+        return kind.look(self.client, run_id)
 
     # ------------------------------------------------------------ wait
 

@@ -525,16 +525,33 @@ def _body_followed(
     result: FollowResult[FindAllRun], run_id: str, columns: Any
 ) -> FindAllBody | None:
     """The tables of the body following already downloaded (a first look found
-    the run completed), when that body is this run's and says completed; else
-    None, and the run is read once more. Its bytes are freed once read."""
-    raw = result.take_body()
-    if raw is None:
+    the run completed, read by :func:`_look_reader`; or a terminal event's
+    bytes), when that body is this run's and says completed; else None, and
+    the run is read once more. What it held is freed once read."""
+    taken = result.take_body()
+    if isinstance(taken, bytes):
+        try:
+            taken = _read_run_body(taken, run_id, columns)
+        except ValueError:
+            return None
+    if not isinstance(taken, FindAllBody) or taken.facts.run_id != run_id:
         return None
-    try:
+    return taken if taken.facts.state is RunState.COMPLETED else None
+
+
+def _look_reader(columns: Any) -> Callable[[str, bytes], tuple[FindAllRun, FindAllBody]]:
+    """A look at a FindAll run that reads its body once, as tables: the state
+    the follower needs and the tables come from one parse."""
+
+    def read(run_id: str, raw: bytes) -> tuple[FindAllRun, FindAllBody]:
         body = _read_run_body(raw, run_id, columns)
-    except ValueError:
-        return None
-    return body if body.facts.state is RunState.COMPLETED else None
+        facts = body.facts
+        run = FindAllRun.model_validate(
+            {"findall_id": facts.run_id, "error": facts.error, "createdAt": facts.created_at}
+        )
+        return _with_body_status(run, body), body
+
+    return read
 
 
 def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
@@ -563,6 +580,7 @@ def materialize_findall(
     layout = _layout_for(context, request, "findall")
     execution = _Execution(context, resource, layout, unit="entities")
     columns = entity_columns(request)
+    execution.follower.read_findall_look = _look_reader(columns)
     try:
         rendered = execution.render(request)
         result: FollowResult[FindAllRun] = execution.follow(rendered)

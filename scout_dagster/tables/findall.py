@@ -62,6 +62,9 @@ class FindAllFacts:
     #: The state the body itself says (a table is only written from a completed one).
     state: RunState = RunState.UNKNOWN
     termination_reason: str | None = None
+    #: When the run was created, if the body says so readably (not checked:
+    #: it is a fact for the runs ledger, not one a table depends on).
+    created_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +162,7 @@ _FACTS_FIELDS = [
     ("credits", pa.int64()),
     ("error", pa.string()),
     ("completedAt", pa.string()),
+    ("createdAt", pa.string()),
 ]
 #: ``status`` is a rich object once a run has ended (the contract), a plain
 #: string before (or from an older server): the fast read tries the first,
@@ -221,7 +225,15 @@ def _facts(row: Mapping[str, Any]) -> FindAllFacts:
         completed_at=completed_at,
         state=state,
         termination_reason=reason,
+        created_at=_time_or_none(row.get("createdAt")),
     )
+
+
+def _time_or_none(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 def _whole_number(row: Mapping[str, Any], name: str) -> int:

@@ -83,7 +83,10 @@ def test_findall_tables_match_what_the_emulator_served(
         read_whole = json_reader.read_document
 
         def counted(document: bytes, schema: pa.Schema) -> pa.Table:
-            whole_reads.append(1)
+            # The look after the create reads the queued run (no entities) whole:
+            # only a body with entities counts.
+            if b'"entities":[{' in document.replace(b" ", b""):
+                whole_reads.append(1)
             return read_whole(document, schema)
 
         monkeypatch.setattr(json_reader, "read_document", counted)
