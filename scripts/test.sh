@@ -8,4 +8,4 @@ bash scripts/services.sh
 echo "== ruff check";  .venv/bin/ruff check .
 echo "== ruff format"; .venv/bin/ruff format --check .
 echo "== mypy";        .venv/bin/mypy
-echo "== pytest";      .venv/bin/python -m pytest "$@"
+echo "== pytest";      .venv/bin/python -m pytest --durations=25 "$@"
