@@ -14,7 +14,7 @@ from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig
 from tests import backfill_job as backfill
 from tests.conftest import TEST_KEY
 
-PARTITIONS = 20
+PARTITIONS = 12
 
 
 def test_backfill_with_a_creation_cap(tmp_path: Path) -> None:

@@ -441,6 +441,9 @@ def _peak(intervals: Sequence[tuple[float, float]]) -> int:
     return peak
 
 
+# About 50 s: in the long suite (``bash scripts/slow.sh``); the pool limit of a
+# backfill is also held in every test run by tests/dagster/test_backfill.py.
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_backfill_on_two_workers_keeps_to_its_pool(
     deployment: MakeDeployment, backfill_emulator: EmulatorServer
