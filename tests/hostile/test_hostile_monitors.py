@@ -49,6 +49,7 @@ from scout_dagster import (
 )
 from scout_dagster._dagster._monitor import EMPTY_EVENT_RUN_KEY
 from tests.hostile.server import HostileServer, Scenario
+from tests.hostile.test_hostile import failure_text
 
 KEY = "sk-hostile-monitor-9b2e-DO-NOT-LEAK"
 QUERY = "AI chip export controls"
@@ -90,19 +91,6 @@ def monitor_assets(monitor_id: str) -> AssetsDefinition:
 
 def emit(server: HostileServer, monitor_id: str, count: int) -> list[dict[str, Any]]:
     return [server.emit_monitor_event(monitor_id) for _ in range(count)]
-
-
-def failure_text(result: ExecuteInProcessResult) -> str:
-    """Everything the step failures say: errors with their causes, and descriptions."""
-    parts = []
-    for event in result.get_step_failure_events():
-        data = event.step_failure_data
-        if data.error is not None:
-            parts.append(data.error.to_string())
-        if data.user_failure_data is not None:
-            parts.append(data.user_failure_data.description or "")
-            parts.append(str(data.user_failure_data.metadata))
-    return "\n".join(parts)
 
 
 def partition_table(base: Path, key: str) -> Any:
@@ -185,6 +173,16 @@ class Daemon:
             self.launched[run_key] = result
             results.append(result)
         return results
+
+
+def watch(
+    server: HostileServer, instance: DagsterInstance, base: Path, **sensor_options: Any
+) -> tuple[str, AssetsDefinition, Daemon]:
+    """A new monitor on ``server``, its results asset, and the daemon of its sensor."""
+    monitor_id = server.add_monitor(QUERY)
+    assets = monitor_assets(monitor_id)
+    sensor = build_scout_monitor_sensor(assets, **sensor_options)
+    return monitor_id, assets, Daemon(sensor, assets, instance, resources(server, base))
 
 
 @pytest.fixture
@@ -281,14 +279,7 @@ def test_a_server_that_ignores_limit_still_gets_bounded_ticks(
     instance: DagsterInstance, tmp_path: Path
 ) -> None:
     with HostileServer(KEY, Scenario(ignore_after=True)) as server:
-        monitor_id = server.add_monitor(QUERY)
-        assets = monitor_assets(monitor_id)
-        daemon = Daemon(
-            build_scout_monitor_sensor(assets, max_events_per_tick=2),
-            assets,
-            instance,
-            resources(server, tmp_path),
-        )
+        monitor_id, _, daemon = watch(server, instance, tmp_path, max_events_per_tick=2)
         emit(server, monitor_id, 5)
         requested = daemon.drain()
         events = [e["event_id"] for e in server.monitor_events(monitor_id)]
@@ -377,14 +368,7 @@ def test_ids_that_mimic_keys_still_give_distinct_valid_partitions(
     event_ids: list[str], instance: DagsterInstance, tmp_path: Path
 ) -> None:
     with HostileServer(KEY, Scenario(event_ids=event_ids)) as server:
-        monitor_id = server.add_monitor(QUERY)
-        assets = monitor_assets(monitor_id)
-        daemon = Daemon(
-            build_scout_monitor_sensor(assets, max_events_per_tick=2),
-            assets,
-            instance,
-            resources(server, tmp_path),
-        )
+        monitor_id, _, daemon = watch(server, instance, tmp_path, max_events_per_tick=2)
         emitted = emit(server, monitor_id, len(event_ids))
         requested = daemon.drain(most=6)
         results = daemon.launch()
