@@ -52,6 +52,7 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 from scout_dagster.emulator import EmulatorServer
 from tests.conftest import TEST_KEY
 from tests.dagster import backfill_location as location
+from tests.dagster.conftest import write_dagster_home, write_workspace
 
 #: The daemon's loop sleeps 30 s between backfill iterations, and a backfill
 #: needs two (one submits the runs, the next sees them finished), so the test
@@ -138,33 +139,15 @@ def test_a_run_with_partition_range_tags_of_one_partition(
 
 def _write_deployment(tmp_path: Path) -> tuple[Path, Path]:
     """A DAGSTER_HOME with its dagster.yaml, and a workspace.yaml naming the location."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
     # The run coordinator is spelled out although it is Dagster's default: a
     # queued coordinator needs the daemon's run queue (`dagster-daemon run`
     # starts it with the backfill daemon); 1 s instead of 5 s between dequeues.
     # The daemon's code server launches each run in its own process
     # (DefaultRunLauncher, also the default).
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n"
-        "  enabled: false\n"
-        "run_coordinator:\n"
-        "  module: dagster._core.run_coordinator\n"
-        "  class: QueuedRunCoordinator\n"
-        "  config:\n"
-        "    dequeue_interval_seconds: 1\n"
-        "run_launcher:\n"
-        "  module: dagster\n"
-        "  class: DefaultRunLauncher\n"
+    home = write_dagster_home(
+        tmp_path / "dagster_home", "QueuedRunCoordinator", "    dequeue_interval_seconds: 1\n"
     )
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n"
-        "  - python_file:\n"
-        f"      relative_path: {Path(location.__file__).resolve()}\n"
-        "      location_name: scout_backfill\n"
-        f"      working_directory: {Path(__file__).resolve().parents[2]}\n"
-    )
+    workspace = write_workspace(tmp_path / "workspace.yaml", location, "scout_backfill")
     return home, workspace
 
 

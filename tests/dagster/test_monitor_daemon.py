@@ -30,6 +30,7 @@ from scout_dagster import monitor_partition_key
 from scout_dagster.emulator import EmulatorServer, ManualClock
 from tests.conftest import TEST_KEY, make_client
 from tests.dagster import monitor_location as location
+from tests.dagster.conftest import write_dagster_home, write_workspace
 
 HOUR_S = 3600.0
 #: Bounds of the waits on Dagster (a tick, runs in their own processes).
@@ -91,28 +92,10 @@ def deployment(
         location.ENV_MONITOR: monitor,
     }.items():
         monkeypatch.setenv(name, value)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
     # Runs the sensor asks for are launched at once (DefaultRunCoordinator), each in a
     # process of its own started by the code server (DefaultRunLauncher).
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n"
-        "  enabled: false\n"
-        "run_coordinator:\n"
-        "  module: dagster._core.run_coordinator\n"
-        "  class: DefaultRunCoordinator\n"
-        "run_launcher:\n"
-        "  module: dagster\n"
-        "  class: DefaultRunLauncher\n"
-    )
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n"
-        "  - python_file:\n"
-        f"      relative_path: {Path(location.__file__).resolve()}\n"
-        "      location_name: scout_monitor\n"
-        f"      working_directory: {Path(__file__).resolve().parents[2]}\n"
-    )
+    home = write_dagster_home(tmp_path / "dagster_home", "DefaultRunCoordinator")
+    workspace = write_workspace(tmp_path / "workspace.yaml", location, "scout_monitor")
     with (
         DagsterInstance.from_config(str(home)) as instance,
         WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(workspace)])) as context,
