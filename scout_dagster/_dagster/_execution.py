@@ -155,6 +155,7 @@ class _Execution:
         layout: ScoutAssetLayout,
         *,
         unit: str,
+        read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None = None,
     ) -> None:
         self.context = context
         self.layout = layout
@@ -167,10 +168,17 @@ class _Execution:
         except ValueError as exc:
             raise Failure(description=str(exc)) from exc
         self.unit = unit
-        self.follower = self.make_follower(layout.timeout_s, layout.credit_budget)
+        self.follower = self.make_follower(
+            layout.timeout_s, layout.credit_budget, read_findall_look=read_findall_look
+        )
 
     def make_follower(
-        self, deadline_s: float, credit_budget: int | None, *, use_stream: bool = True
+        self,
+        deadline_s: float,
+        credit_budget: int | None,
+        *,
+        use_stream: bool = True,
+        read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None = None,
     ) -> RunFollower:
         """A follower with this execution's termination watch, progress log and
         cancel bookkeeping."""
@@ -189,6 +197,7 @@ class _Execution:
             cancel_on_termination=self.resource.cancel_on_termination,
             on_progress=self._log_progress(self.unit),
             on_cancelled=self._record_cancel,
+            read_findall_look=read_findall_look,
         )
 
     def _run_terminated(self) -> bool:
@@ -578,9 +587,10 @@ def materialize_findall(
 ) -> Iterator[Output[Any] | AssetCheckResult]:
     """One materialization of a FindAll multi-asset: both tables, then the checks."""
     layout = _layout_for(context, request, "findall")
-    execution = _Execution(context, resource, layout, unit="entities")
     columns = entity_columns(request)
-    execution.follower.read_findall_look = _look_reader(columns)
+    execution = _Execution(
+        context, resource, layout, unit="entities", read_findall_look=_look_reader(columns)
+    )
     try:
         rendered = execution.render(request)
         result: FollowResult[FindAllRun] = execution.follow(rendered)
