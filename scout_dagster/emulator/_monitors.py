@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from . import _world
 from ._cron import Cron, parse_cron
+from ._serp import pages_per_query, serp_page
 
 __all__ = [
     "CADENCE_SECONDS",
@@ -153,8 +153,8 @@ def event_id_of(monitor_id: str, seq: int) -> str:
 def _results(query: str, n: int, limit: int, seen: set[str]) -> tuple[ResultItem, ...]:
     """Run ``n``'s results: SERP pages ``n``.., de-duplicated by URL, at most ``limit``."""
     items: dict[str, ResultItem] = {}
-    for page in range(n, n + _world.pages_per_query(limit)):
-        for entry in _world.serp_page(query, page):
+    for page in range(n, n + pages_per_query(limit)):
+        for entry in serp_page(query, page):
             if entry.url not in items:
                 first = entry.url not in seen
                 items[entry.url] = ResultItem(entry.title, entry.url, entry.snippet, first)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import _world
+from ._candidates import findall_conditions
 from ._clock import Timestamps
+from ._companies import Company
+from ._field_values import entity_row, field_value, schema_value
 from ._runs import FindAllProgress, FindAllRun, SearchProgress, SearchRun
+from ._seeded import seeded_rng
+from ._serp import SOURCES_PER_PAGE, SerpEntry, serp_page, subqueries
 from ._timeline import (
     CandidateEnriched,
     CandidateGenerated,
@@ -25,7 +29,6 @@ from ._timeline import (
     PhaseStarted,
     UnknownNotice,
 )
-from ._world import Company, SerpEntry
 
 __all__ = ["SseMessage", "findall_json", "search_json", "sse_messages"]
 
@@ -46,7 +49,7 @@ class SseMessage:
 
 def _confidence(company: Company, key: str) -> str:
     return ("high", "medium", "low")[
-        _world.seeded_rng("confidence", company.index, key).choice((0, 0, 1, 2))
+        seeded_rng("confidence", company.index, key).choice((0, 0, 1, 2))
     ]
 
 
@@ -77,7 +80,7 @@ def _candidate_json(
     if match_status in ("matched", "unmatched"):
         output, basis = {}, []
         matched = match_status == "matched"
-        for number, condition in enumerate(_world.findall_conditions(run.spec.query)):
+        for number, condition in enumerate(findall_conditions(run.spec.query)):
             # An unmatched candidate fails the first condition.
             holds = matched or number > 0
             output[condition.name] = {
@@ -107,15 +110,15 @@ def _candidate_json(
 def _entity_values(run: FindAllRun, seq: int, enrichment_indices: list[int]) -> dict[str, Json]:
     """The entity's field values, including the enrichments applied to it (no ``source``)."""
     company = run.candidate(seq).company
-    row = _world.entity_row(company, run.spec.base_fields, run.spec.output_schema)
+    row = entity_row(company, run.spec.base_fields, run.spec.output_schema)
     row.pop("source")
     for index in enrichment_indices:
         enrichment = run.enrichments[index]
         for name in enrichment.fields:
-            row.setdefault(name, _world.field_value(company, name))
+            row.setdefault(name, field_value(company, name))
         properties = (enrichment.output_schema or {}).get("properties") or {}
         for name, schema in properties.items():
-            row.setdefault(name, _world.schema_value(company, name, schema))
+            row.setdefault(name, schema_value(company, name, schema))
     return row
 
 
@@ -190,7 +193,7 @@ def findall_json(
         "metadata": run.spec.metadata,
         "findall_schema": {
             "objective": run.spec.query,
-            "conditions": [c.as_json() for c in _world.findall_conditions(run.spec.query)],
+            "conditions": [c.as_json() for c in findall_conditions(run.spec.query)],
             "generator": run.spec.generator,
         },
         "error": progress.error,
@@ -217,11 +220,11 @@ def _gathered(run: SearchRun, progress: SearchProgress) -> _Gathered:
     seen: set[str] = set()
     for page, fetched_at in enumerate(progress.page_times):
         query_index, page_number = spec.page_query(page)
-        serp = _world.serp_page(
+        serp = serp_page(
             spec.queries[query_index], page_number, spec.include_domains, spec.exclude_domains
         )
         entries += serp
-        for entry in serp[: _world.SOURCES_PER_PAGE]:
+        for entry in serp[:SOURCES_PER_PAGE]:
             if entry.url not in seen:
                 seen.add(entry.url)
                 sources.append((entry, fetched_at))
@@ -244,7 +247,7 @@ def _findings(sources: list[tuple[SerpEntry, float]]) -> list[dict[str, Json]]:
         by_subquery.setdefault(entry.subquery, []).append(entry)
     findings = []
     for subquery, entries in by_subquery.items():
-        rng = _world.seeded_rng("finding", subquery)
+        rng = seeded_rng("finding", subquery)
         findings.append(
             {
                 "subquery": subquery,
@@ -410,7 +413,7 @@ def _search_message(
         case UnknownNotice(type_name=type_name):
             data = {
                 "type": type_name,
-                "subqueries": [s for q in run.spec.queries for s in _world.subqueries(q)],
+                "subqueries": [s for q in run.spec.queries for s in subqueries(q)],
             }
             return SseMessage(event_id, type_name, data)
         case _:

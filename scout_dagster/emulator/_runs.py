@@ -20,7 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from . import _world
+from ._candidates import Verdict, WorldCandidate, findall_candidates
+from ._field_values import FINDALL_DEFAULT_FIELDS
+from ._serp import pages_per_query
 from ._timeline import (
     CandidateEnriched,
     CandidateGenerated,
@@ -37,7 +39,6 @@ from ._timeline import (
     in_time_order,
     spread,
 )
-from ._world import Verdict, WorldCandidate
 
 __all__ = [
     "ACTIVE_STATES",
@@ -115,7 +116,7 @@ class FindAllSpec:
         """Fields every entity carries: the requested ones, or the defaults without a schema."""
         if self.fields:
             return self.fields
-        return () if self.output_schema else _world.FINDALL_DEFAULT_FIELDS
+        return () if self.output_schema else FINDALL_DEFAULT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class FindAllRun:
         self.enrichments: list[Enrichment] = []
         self.cancel_calls = 0
         self.cancelled_while_active = False
-        self.candidates = _world.findall_candidates(spec.query)
+        self.candidates = findall_candidates(spec.query)
         self.timeline = Timeline()
         self._planned = 0  # candidates planned for processing so far
 
@@ -378,7 +379,7 @@ class SearchSpec:
     @property
     def pages_target(self) -> int:
         """Total SERP pages: one per ten results wanted, per query."""
-        return len(self.queries) * _world.pages_per_query(self.limit)
+        return len(self.queries) * pages_per_query(self.limit)
 
     def page_query(self, page: int) -> tuple[int, int]:
         """(query index, page number within that query) of global page ``page``.

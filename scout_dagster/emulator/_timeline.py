@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ._world import Verdict
+from ._candidates import Verdict
 
 __all__ = [
     "CandidateEnriched",
