@@ -28,19 +28,17 @@ from starlette.routing import BaseRoute, Route
 from ._accept import wants_stream
 from ._errors import ApiError
 from ._faults import FaultConfig, QuietDeliberateAborts, create_cap_retry_after
-from ._middleware import ApiMiddleware, RequestContext, request_context
-from ._monitor_routes import MonitorRoutes
-from ._payloads import findall_json, search_json, sse_messages
-from ._runs import (
+from ._findall_runs import (
     FINDALL_FIXED_CREDITS,
     Enrichment,
     FindAllRun,
     FindAllSpec,
-    Run,
     RunNotChangeable,
-    SearchRun,
-    SearchSpec,
 )
+from ._middleware import ApiMiddleware, RequestContext, request_context
+from ._monitor_routes import MonitorRoutes
+from ._payloads import findall_json, search_json, sse_messages
+from ._runs import Run
 from ._schemas import (
     CancelBody,
     EnrichBody,
@@ -54,6 +52,7 @@ from ._schemas import (
     parse_body,
     parse_params,
 )
+from ._search_runs import SearchRun, SearchSpec
 from ._state import API_VERSION, EmulatorState, emulator_version
 from ._streams import event_stream
 

@@ -16,9 +16,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ._clock import Clock
+from ._findall_runs import FindAllRun
 from ._idempotency import IdempotencyStore
 from ._monitors import Monitor, MonitorPolicy, catch_up
-from ._runs import ACTIVE_STATES, FindAllRun, Run, SearchRun
+from ._run_common import ACTIVE_STATES
+from ._runs import Run
+from ._search_runs import SearchRun
 
 __all__ = [
     "Ledger",

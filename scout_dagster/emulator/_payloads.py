@@ -14,7 +14,8 @@ from ._candidates import findall_conditions
 from ._clock import Timestamps
 from ._companies import Company
 from ._field_values import entity_row, field_value, schema_value
-from ._runs import FindAllProgress, FindAllRun, SearchProgress, SearchRun
+from ._findall_runs import FindAllProgress, FindAllRun
+from ._search_runs import SearchProgress, SearchRun
 from ._seeded import seeded_rng
 from ._serp import SOURCES_PER_PAGE, SerpEntry, serp_page, subqueries
 from ._timeline import (

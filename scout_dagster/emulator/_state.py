@@ -17,7 +17,7 @@ from ._config import DEFAULT_API_KEY, EmulatorConfig
 from ._faults import FaultConfig, Faults
 from ._ledger import Ledger
 from ._monitors import MonitorPolicy
-from ._runs import Timings
+from ._run_common import Timings
 
 __all__ = ["API_VERSION", "EmulatorState", "emulator_version"]
 

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from ._faults import DeliberateAbort
 from ._middleware import RequestContext
 from ._payloads import sse_messages
-from ._runs import ACTIVE_STATES, Run
+from ._run_common import ACTIVE_STATES
+from ._runs import Run
 from ._state import EmulatorState
 
 __all__ = ["KEEPALIVE", "Framed", "Poll", "StreamMessage", "event_stream", "frame", "pump"]
