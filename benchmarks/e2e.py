@@ -266,7 +266,7 @@ PROBES: list[tuple[str, str, str]] = [
     ("create", "scout_dagster._client", "ScoutClient.create_findall_run"),
     ("status read (head)", "scout_dagster._client", "ScoutClient.get_findall_run"),
     ("wait/stream", "scout_dagster._follower", "RunFollower._wait"),
-    ("  event decode (head)", "scout_dagster._client", "_decode_event_without_entities"),
+    ("  event decode (head)", "scout_dagster._client", "decode_event_without_entities"),
     ("final read", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
     ("  parse (read_findall)", "scout_dagster._dagster._execution", "read_findall"),
     ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),

@@ -4,7 +4,9 @@ One method per call of the contract (``docs/api-contract.md``). Every request
 carries the headers the contract names; every non-GET carries an
 ``Idempotency-Key`` that stays the same across retries of that one logical
 write (callers may pass their own, e.g. a key derived from the asset and
-partition so a re-execution adopts the run it already paid for).
+partition so a re-execution adopts the run it already paid for). How a call
+is sent, retried and paged is ``_request_path.py``'s; how a run's events and
+its body are decoded, ``_run_events.py``'s and ``_run_bodies.py``'s.
 
 Usage::
 
@@ -18,18 +20,12 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import threading
 import time
-import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import quote
 
 import httpx
-import pydantic
 
 from ._config import (
     API_VERSION,
@@ -38,15 +34,7 @@ from ._config import (
     RetryPolicy,
     normalize_base_url,
 )
-from ._deadline import current_deadline
-from ._errors import ScoutDeadlineError, ScoutDecodeError
-from ._http import (
-    Redactor,
-    decode_json,
-    raise_for_status,
-    slow_answer_notice,
-    translate_transport_errors,
-)
+from ._http import Redactor
 from ._models import (
     FINDALL_EVENT_TYPES,
     SEARCH_EVENT_TYPES,
@@ -54,23 +42,25 @@ from ._models import (
     FindAllRun,
     SearchEvent,
     SearchRun,
-    findall_event_head,
-    findall_run_head,
 )
-from ._monitors import Monitor, MonitorEvent
+from ._request_path import RequestPath, _BearerAuth, run_segment
 from ._requests import FindAllGenerator, FindAllRequest, SearchDepth, SearchRequest, coerce_request
-from ._retry import call_with_retries
-from ._sse import iter_sse_resuming
+from ._run_bodies import (
+    checked_run_body,
+    decode_run_bytes,
+    decode_run_head,
+    decode_run_head_and_bytes,
+)
+from ._run_events import BODY_KEY, decode_event, decode_event_without_entities
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._monitor_calls import MonitorCalls
 
-__all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
+__all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth", "run_segment"]
 
 log = logging.getLogger("scout_dagster.client")
 
-_Model = TypeVar("_Model", FindAllRun, SearchRun, Monitor, MonitorEvent)
 _Checked = TypeVar("_Checked")
 
 #: Per request, in seconds. Reads get 30 s because event streams send a
@@ -81,61 +71,13 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 FINDALL_PREFIX = "/v1/findall"
 #: Page size for list calls when the caller does not choose one.
 DEFAULT_PAGE_SIZE = 50
-#: Keys under which a list endpoint might wrap its page in an object; the
-#: contract does not say, so a bare JSON array and any of these are read.
-_PAGE_KEYS = (
-    "data",
-    "items",
-    "runs",
-    "results",
-    "searches",
-    "findall_runs",
-    "monitors",
-    "events",
-)
-#: Longest run id put into a URL. Ids are opaque; this one is not an id.
-MAX_RUN_ID_CHARS = 256
-
-
-def run_segment(run_id: str) -> str:
-    """A server-sent run id as one URL path segment: percent-escaped whole, so
-    ``/``, ``?``, ``#`` and ``%`` stay inside it. ``.``, ``..`` and ids that
-    are empty, too long or hold control characters are refused: no escape
-    keeps a dot segment from being read as one, and no request may leave the
-    run's own path (the cancel carries the bearer key)."""
-    if (
-        not isinstance(run_id, str)
-        or run_id.strip(".") == ""
-        or len(run_id) > MAX_RUN_ID_CHARS
-        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in run_id)
-    ):
-        raise ScoutDecodeError(
-            f"the server gave a run id that cannot be used in a URL: {run_id!r:.80}",
-            method="GET",
-            path="(run id)",
-        )
-    return quote(run_id, safe="")
-
-
-class _BearerAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer`` per request; its repr never shows the key."""
-
-    def __init__(self, api_key: str) -> None:
-        self._api_key = api_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._api_key}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(api_key=***)"
 
 
 def _drop_none(body: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
-class ScoutClient:
+class ScoutClient(RequestPath):
     """A synchronous client of the Scout API.
 
     Args:
@@ -210,155 +152,6 @@ class ScoutClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------ plumbing
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
-        decode: Callable[[str, str, httpx.Response, Redactor], Any] = decode_json,
-    ) -> Any:
-        """Send one logical request (retried per policy) and return ``decode`` of
-        the response (by default its JSON, the key redacted from it; a body
-        that fails to decode is retried like a dropped connection). Inside a
-        deadline scope (``_deadline.within``) every attempt and every wait
-        ends by the deadline."""
-        headers: dict[str, str] = {}
-        if method != "GET":
-            # One key for every attempt, so a retry after a lost response is
-            # answered with the original response instead of a second run.
-            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
-        content = json.dumps(body).encode() if body is not None else None
-        if content is not None:
-            headers["Content-Type"] = "application/json"
-
-        def attempt() -> Any:
-            with (
-                translate_transport_errors(method, path, self._redact),
-                slow_answer_notice(self.log, f"{method} {path}", self._timeout.read),
-            ):
-                response = self._send(method, path, content, params, headers)
-            raise_for_status(method, path, response, self._redact)
-            return decode(method, path, response, self._redact)
-
-        return call_with_retries(
-            attempt,
-            policy=self.retry,
-            describe=f"{method} {path}",
-            sleep=self._sleep,
-            log=self.log,
-        )
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        content: bytes | None,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str],
-    ) -> httpx.Response:
-        """One attempt, its body read whole. Within a deadline it runs on a
-        thread of its own, so the deadline can abandon it mid-body (httpx's
-        timeouts are per read: a body that trickles never times out)."""
-        deadline = current_deadline()
-        if deadline is None:
-            return self._http.request(method, path, content=content, params=params, headers=headers)
-        remaining = deadline.remaining()
-        if remaining <= 0:
-            raise ScoutDeadlineError(
-                f"not sent: {deadline.why} has passed", method=method, path=path
-            )
-        abandoned = threading.Event()
-        outcome: list[httpx.Response | BaseException] = []
-
-        def send() -> None:
-            try:
-                with self._http.stream(
-                    method,
-                    path,
-                    content=content,
-                    params=params,
-                    headers=headers,
-                    timeout=_within(self._timeout, remaining),
-                ) as response:
-                    chunks: list[bytes] = []
-                    for chunk in response.iter_raw():
-                        if abandoned.is_set():
-                            return  # leaving the block closes the connection
-                        chunks.append(chunk)
-                # Raw bytes and the original headers: the copy decodes any
-                # Content-Encoding itself, once.
-                outcome.append(
-                    httpx.Response(
-                        response.status_code,
-                        headers=response.headers,
-                        content=b"".join(chunks),  # as httpx's own read() joins them
-                        request=response.request,
-                    )
-                )
-            except BaseException as exc:  # handed to the waiting thread
-                outcome.append(exc)
-
-        worker = threading.Thread(target=send, daemon=True, name="scout-request")
-        worker.start()
-        worker.join(min(remaining, threading.TIMEOUT_MAX))
-        # A read timeout (capped at what was left) that fired as the deadline
-        # passed is the deadline, not a failure worth another attempt.
-        if not outcome or (isinstance(outcome[0], httpx.TimeoutException) and deadline.expired()):
-            abandoned.set()
-            raise ScoutDeadlineError(
-                f"abandoned after {remaining:.1f} s without a complete answer: "
-                f"{deadline.why} passed",
-                method=method,
-                path=path,
-            )
-        result = outcome[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def _parse(self, model: type[_Model], payload: Any, method: str, path: str) -> _Model:
-        try:
-            return model.from_payload(payload)
-        except pydantic.ValidationError as exc:
-            raise _shape_error(model, exc, method, path) from None
-
-    def _call(
-        self,
-        model: type[_Model],
-        method: str,
-        path: str,
-        *,
-        body: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> _Model:
-        payload = self._request(method, path, body=body, idempotency_key=idempotency_key)
-        return self._parse(model, payload, method, path)
-
-    def _paginate(
-        self, model: type[_Model], path: str, page_size: int, limit: int | None
-    ) -> Iterator[_Model]:
-        """Fetch pages lazily (``limit``/``offset``) until a short page or ``limit`` items."""
-        if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size}")
-        offset = 0
-        yielded = 0
-        while True:
-            payload = self._request("GET", path, params={"limit": page_size, "offset": offset})
-            page = _page_items(payload, path)
-            for item in page:
-                if limit is not None and yielded >= limit:
-                    return
-                yield self._parse(model, item, "GET", path)
-                yielded += 1
-            if len(page) < page_size:
-                return
-            offset += len(page)
-
     # ------------------------------------------------------------ FindAll
 
     def run_findall(
@@ -410,18 +203,14 @@ class ScoutClient:
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
         if entities:
             return self._call(FindAllRun, "GET", path)
-        payload = self._request("GET", path, decode=_decode_run_head)
+        payload = self._request("GET", path, decode=decode_run_head)
         return self._parse(FindAllRun, payload, "GET", path)
 
     def get_findall_run_bytes(self, findall_id: str) -> bytes:
         """``GET /v1/findall/runs/{findall_id}``: the body's bytes, the key
         redacted, unparsed (for a reader that builds tables from them)."""
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
-
-        def decode(method: str, path: str, response: httpx.Response, redact: Redactor) -> bytes:
-            return redact.in_bytes(response.content)
-
-        content: bytes = self._request("GET", path, decode=decode)
+        content: bytes = self._request("GET", path, decode=decode_run_bytes)
         return content
 
     def get_findall_run_raw(self, findall_id: str) -> tuple[FindAllRun, bytes]:
@@ -432,18 +221,7 @@ class ScoutClient:
         tables from these bytes instead of downloading the run again.
         """
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
-
-        def decode(
-            method: str, path: str, response: httpx.Response, redact: Redactor
-        ) -> tuple[Any, bytes]:
-            content = redact.in_bytes(response.content)
-            try:
-                head = findall_run_head(content)
-            except ValueError:
-                return decode_json(method, path, response, redact), content
-            return redact.value(head), content
-
-        payload, content = self._request("GET", path, decode=decode)
+        payload, content = self._request("GET", path, decode=decode_run_head_and_bytes)
         return self._parse(FindAllRun, payload, "GET", path), content
 
     def get_findall_run_body(
@@ -458,21 +236,7 @@ class ScoutClient:
         error of ``check`` is raised as it is, at once.
         """
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
-
-        def decode(
-            method: str, path: str, response: httpx.Response, redact: Redactor
-        ) -> tuple[_Checked, bytes]:
-            content = redact.in_bytes(response.content)
-            try:
-                return check(content), content
-            except ValueError as exc:
-                raise ScoutDecodeError(
-                    f"response {response.status_code} is not the run object expected ({exc})",
-                    method=method,
-                    path=path,
-                ) from None
-
-        result: tuple[_Checked, bytes] = self._request("GET", path, decode=decode)
+        result: tuple[_Checked, bytes] = self._request("GET", path, decode=checked_run_body(check))
         return result
 
     def cancel_findall_run(
@@ -533,11 +297,11 @@ class ScoutClient:
         download the run again).
         """
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/events"
-        decode = _decode_event if entities else _decode_event_without_entities
+        decode = decode_event if entities else decode_event_without_entities
         for payload, sse_id in self._iter_payloads(
             path, FINDALL_EVENT_TYPES, last_event_id, decode
         ):
-            body = payload.pop(_BODY_KEY, None)
+            body = payload.pop(BODY_KEY, None)
             event = FindAllEvent.from_payload(payload, sse_id)
             if body is not None and event.run is not None and event.run.state.is_terminal:
                 event = event.model_copy(update={"body": body})
@@ -612,142 +376,3 @@ class ScoutClient:
             yield event
             if event.is_terminal:
                 return
-
-    # ------------------------------------------------------------ streams
-
-    def _iter_payloads(
-        self,
-        path: str,
-        known_types: frozenset[str],
-        last_event_id: str | None,
-        decode: Callable[[str, str | None], Any] | None = None,
-    ) -> Iterator[tuple[dict[str, Any], str | None]]:
-        """Decoded ``data`` objects of known event types, with their SSE ids."""
-        decode = decode or _decode_event
-        events = iter_sse_resuming(
-            self._http,
-            path,
-            policy=self.retry,
-            sleep=self._sleep,
-            redact=self._redact,
-            last_event_id=last_event_id,
-            log=self.log,
-        )
-        try:
-            for sse in events:
-                data = self._redact(sse.data)
-                try:
-                    payload = decode(data, sse.event) if data else None
-                    if "\\u" in data and isinstance(payload, dict):
-                        payload = self._redact.value(payload)  # an escaped key, decoded
-                except ValueError:
-                    self.log.warning("skipping event %s on %s: its data is not JSON", sse.id, path)
-                    continue
-                if not isinstance(payload, dict):
-                    continue
-                payload.setdefault("type", sse.event)
-                if payload["type"] not in known_types:
-                    continue  # the contract says: ignore event types you do not know
-                yield payload, sse.id or None
-        finally:
-            events.close()
-
-
-def _shape_error(
-    model: type[Any], exc: pydantic.ValidationError, method: str, path: str
-) -> ScoutDecodeError:
-    first = exc.errors()[0]
-    return ScoutDecodeError(
-        f"response is not a {model.__name__}: {exc.error_count()} problem(s), "
-        f"first: {first['loc']} {first['msg']}",
-        method=method,
-        path=path,
-    )
-
-
-def _page_items(payload: Any, path: str) -> list[Any]:
-    if isinstance(payload, list):
-        return payload
-    if isinstance(payload, dict):
-        for key in _PAGE_KEYS:
-            if isinstance(payload.get(key), list):
-                return list(payload[key])
-    raise ScoutDecodeError(
-        f"list response is neither an array nor an object with one of {_PAGE_KEYS}",
-        method="GET",
-        path=path,
-    )
-
-
-def _decode_event(data: str, _sse_type: str | None) -> Any:
-    return json.loads(data)
-
-
-def _decode_event_without_entities(data: str, sse_type: str | None) -> Any:
-    """A FindAll event's payload; a ``findall.status`` run without its entities
-    and candidates. Raises ``ValueError`` when ``data`` is not JSON."""
-    if sse_type not in (None, "message", "findall.status"):  # "message": no event line
-        return json.loads(data)  # a candidate or an error: small, and read whole
-    try:
-        head = findall_event_head(data)
-    except ValueError:
-        return json.loads(data)  # not the shape a head reads: decode it whole (or fail)
-    if head.get("type", sse_type) != "findall.status":
-        return json.loads(data)  # a candidate or an error: small, and read whole
-    nested = head.get("data")
-    run: dict[str, Any] = nested if isinstance(nested, dict) else head
-    status = run.get("status")
-    state = status.get("status") if isinstance(status, dict) else status
-    if state == "completed" and '"entities"' in data:
-        # The run's end, with its entities: its bytes are the run's body.
-        body = event_run_bytes(data.encode(), nested=run is not head)
-        if body is not None:
-            head[_BODY_KEY] = body
-    return head
-
-
-#: Where a decoded status event carries its run's bytes to the stream reader.
-_BODY_KEY = "\x00body"
-
-
-def event_run_bytes(data: bytes, *, nested: bool) -> bytes | None:
-    """The run object inside a ``findall.status`` event's data, as bytes: the
-    data itself (flat form), or its ``data`` member (nested form) when that
-    is the envelope's last member; None when it cannot be cut out surely."""
-    if not nested:
-        return data
-    end = data.rstrip().rfind(b"}")
-    # The envelope's keys before "data" are short (type, event_id, timestamp).
-    for found in re.finditer(rb'"data"\s*:\s*', data[:4096]):
-        start = found.end()
-        try:
-            envelope = json.loads(data[:start] + b"null}")
-        except ValueError:
-            continue  # "data" inside a string: not the envelope's own key
-        if isinstance(envelope, dict) and "type" in envelope and data[start : start + 1] == b"{":
-            return data[start:end]
-    return None
-
-
-def _decode_run_head(method: str, path: str, response: httpx.Response, redact: Redactor) -> Any:
-    """A FindAll run object without its entities and candidates, or
-    ScoutDecodeError naming the call (retryable)."""
-    try:
-        head = findall_run_head(redact.in_bytes(response.content))
-    except ValueError:
-        return decode_json(method, path, response, redact)  # its error, or a non-object payload
-    return redact.value(head)  # small: its escaped strings are redacted too
-
-
-def _within(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
-    """``timeout`` with no part longer than ``seconds``."""
-
-    def cap(value: float | None) -> float:
-        return seconds if value is None else min(value, seconds)
-
-    return httpx.Timeout(
-        connect=cap(timeout.connect),
-        read=cap(timeout.read),
-        write=cap(timeout.write),
-        pool=cap(timeout.pool),
-    )

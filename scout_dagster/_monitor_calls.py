@@ -22,6 +22,7 @@ from ._monitors import (
     MonitorRequest,
     monitor_update_body,
 )
+from ._request_path import page_items, run_segment
 from ._text import Redactor
 
 if TYPE_CHECKING:
@@ -57,8 +58,6 @@ class MonitorCalls:
         self._client = client
 
     def _path(self, monitor_id: str, *rest: str) -> str:
-        from ._client import run_segment
-
         return "/".join([MONITORS, run_segment(monitor_id), *rest])
 
     def _monitor(
@@ -151,9 +150,7 @@ class MonitorCalls:
         params: dict[str, Any] = {"limit": limit}
         if after is not None:
             params["after"] = after
-        from ._client import _page_items
-
-        items = _page_items(client._request("GET", path, params=params), path)
+        items = page_items(client._request("GET", path, params=params), path)
         known = [
             client._parse(MonitorEvent, item, "GET", path)
             for item in items
