@@ -34,12 +34,13 @@ from dagster import (
 
 from .._deadline import MAX_DEADLINE_S
 from .._requests import FindAllRequest, SearchRequest
-from ..tables.schemas import (
-    CITATIONS_SCHEMA,
-    FINDINGS_SCHEMA,
-    RESULTS_SCHEMA,
-    SOURCES_SCHEMA,
-    entities_schema,
+from ..tables.columns import (
+    CITATIONS_COLUMNS,
+    FINDINGS_COLUMNS,
+    RESULTS_COLUMNS,
+    SOURCES_COLUMNS,
+    Column,
+    entities_columns,
     entity_columns,
 )
 from ._checks import check_specs
@@ -134,29 +135,29 @@ class _Declaration:
     def tables(self) -> tuple[str, ...]:
         return FINDALL_TABLES if self.kind == "findall" else SEARCH_TABLES
 
-    def _schema(self, table: str) -> Any:
+    def _columns(self, table: str) -> tuple[Column, ...] | None:
         if table == "entities":
             assert isinstance(self.request, FindAllRequest)
-            return entities_schema(entity_columns(self.request))
+            return entities_columns(entity_columns(self.request))
         return {
-            "citations": CITATIONS_SCHEMA,
-            "results": RESULTS_SCHEMA,
-            "sources": SOURCES_SCHEMA,
-            "findings": FINDINGS_SCHEMA,
+            "citations": CITATIONS_COLUMNS,
+            "results": RESULTS_COLUMNS,
+            "sources": SOURCES_COLUMNS,
+            "findings": FINDINGS_COLUMNS,
         }.get(table)
 
     def specs(self) -> list[AssetSpec]:
         code_version = f"{TABLES_VERSION}-{self.request.fingerprint}"
         specs = []
         for table in self.tables:
-            schema = self._schema(table)
+            columns = self._columns(table)
             props = ScoutTableProps(
                 kind=self.kind,
                 name=self.name,
                 table=table,
                 request=self.request,
                 partitions_def=self.partitions_def,
-                table_schema=column_schema(schema) if schema is not None else None,
+                table_schema=column_schema(columns) if columns is not None else None,
             )
             spec = self.translator.get_asset_spec(props)
             if not isinstance(spec, AssetSpec):

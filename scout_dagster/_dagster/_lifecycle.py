@@ -32,7 +32,7 @@ from dagster import (
 )
 
 from .._requests import FindAllRequest
-from ..tables.schemas import CITATIONS_SCHEMA, entities_schema, entity_columns
+from ..tables.columns import CITATIONS_COLUMNS, entities_columns, entity_columns
 from ._assets import _OptionsTranslator
 from ._checks import check_specs
 from ._decorators import _NAME, TABLES_VERSION, _backfill_policy
@@ -89,7 +89,7 @@ def _build(
     io_manager_key = options["io_manager_key"] or str(
         entities.metadata.get("dagster/io_manager_key", "io_manager")
     )
-    schemas = {"entities": entities_schema(phase.columns), "citations": CITATIONS_SCHEMA}
+    schemas = {"entities": entities_columns(phase.columns), "citations": CITATIONS_COLUMNS}
     code_version = f"{TABLES_VERSION}-{upstream.request.fingerprint}-{phase.fingerprint}"
     specs: list[AssetSpec] = []
     for table in FINDALL_TABLES:

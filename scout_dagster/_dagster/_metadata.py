@@ -6,16 +6,19 @@ materializations (credits per partition across a backfill, wait times).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 from dagster._core.definitions.metadata import TableMetadataSet
 
 from .._models import FindAllRun, SearchRun
 from .._text import truncate
+from ..tables.columns import Column, declared_columns
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .._follower import FollowResult
 
 __all__ = ["column_schema", "run_metadata", "table_metadata"]
@@ -26,15 +29,14 @@ PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
 
 
-def column_schema(schema: pa.Schema) -> TableSchema:
+def column_schema(columns: Iterable[Column] | pa.Schema) -> TableSchema:
+    """Dagster's column schema of a table's declared columns."""
+    if not isinstance(columns, tuple | list):  # TEMPORARY: an Arrow schema
+        columns = declared_columns(columns)
     return TableSchema(
         columns=[
-            TableColumn(
-                name=field.name,
-                type=str(field.type),
-                description=(field.metadata or {}).get(b"description", b"").decode() or None,
-            )
-            for field in schema
+            TableColumn(name=c.name, type=c.type_name, description=c.description)
+            for c in columns
         ]
     )
 
@@ -67,7 +69,7 @@ def table_metadata(table: pa.Table, *, partitioned: bool) -> dict[str, Any]:
     )
     return {
         **counts,
-        **TableMetadataSet(column_schema=column_schema(table.schema)),
+        **TableMetadataSet(column_schema=column_schema(declared_columns(table.schema))),
         "preview": MetadataValue.md(_preview(table)),
     }
 

@@ -24,9 +24,7 @@ sensor like any other, so it is processed once.
 
 # Dagster reads the context annotations at definition time: no postponed annotations.
 
-import hashlib
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,13 +32,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    BetaWarning,
-    DataVersion,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
     Failure,
     JobDefinition,
-    MetadataValue,
     OpExecutionContext,
     Output,
     RetryPolicy,
@@ -58,11 +53,9 @@ from dagster import (
 from .._errors import ScoutError
 from .._monitors import MonitorEvent
 from .._text import truncate
-from ..tables.monitor import monitor_results_table
-from ..tables.schemas import MONITOR_RESULTS_SCHEMA
-from ..tables.versions import content_version
-from ._metadata import column_schema, table_metadata
-from ._output_types import as_output, table_type_for, wants_naive_times
+from ..tables.columns import MONITOR_RESULTS_COLUMNS
+from ._metadata import column_schema
+from ._monitor_keys import AFTER_TAG, EVENT_TAG, MONITOR_TAG, monitor_partition_key
 
 __all__ = [
     "build_scout_monitor_assets",
@@ -71,33 +64,15 @@ __all__ = [
     "monitor_partition_key",
 ]
 
-#: Tags of a run the sensor requested: which event, and the one before it
-#: (so the run reads its event with one call: the events after that one).
-MONITOR_TAG = "scout/monitor_id"
-EVENT_TAG = "scout/monitor_event_id"
-AFTER_TAG = "scout/monitor_event_after"
 #: Metadata on the asset's spec, read back by the sensor and the run job.
 _MONITOR_ID = "scout/monitor_id"
 _MONITOR_QUERY = "scout/monitor_query"
 _MONITOR_RESOURCE = "scout/monitor_resource_key"
-#: Event ids that are partition keys as they are; others are hashed. Not
-#: "..." (Dagster's range syntax), and not what a hashed key looks like (an id
-#: spelling another id's hash would share its partition).
-_PLAIN_KEY = re.compile(r"(?!.*\.\.\.)(?!ev-[0-9a-f]{32}$)[A-Za-z0-9_.:-]{1,128}")
 #: The run key of the one event a monitor may have with an empty id (a run
 #: key must not be empty: Dagster does not de-duplicate an empty one).
 EMPTY_EVENT_RUN_KEY = "(empty event id)"
 #: The most events one page of the API gives, so the most a tick may read.
 MAX_EVENTS_PER_TICK = 100
-
-
-def monitor_partition_key(event_id: str) -> str:
-    """The partition key of a monitor event: its id, or a hash of an id that
-    a partition key cannot hold (slashes, spaces, ``...``, control characters,
-    more than 128 characters, nothing) or that looks like a hashed key."""
-    if _PLAIN_KEY.fullmatch(event_id):
-        return event_id
-    return "ev-" + hashlib.sha256(event_id.encode()).hexdigest()[:32]
 
 
 def build_scout_monitor_assets(
@@ -137,7 +112,7 @@ def build_scout_monitor_assets(
         AssetKey.from_coercible(key) if key is not None else AssetKey(f"{name}_monitor_results")
     )
     metadata: dict[str, Any] = {
-        "dagster/column_schema": column_schema(MONITOR_RESULTS_SCHEMA),
+        "dagster/column_schema": column_schema(MONITOR_RESULTS_COLUMNS),
         "partition_expr": "partition_key",
         "scout/kind": "monitor",
         "scout/name": name,
@@ -163,76 +138,12 @@ def build_scout_monitor_assets(
         pool=pool,
     )
     def _monitor_results(context: AssetExecutionContext) -> Output[Any]:
-        return _materialize(context, monitor_id, query, resource_key, io_manager_key)
+        # Imported here: the step needs pyarrow, loading the definitions does not.
+        from ._monitor_execution import materialize_monitor_event
+
+        return materialize_monitor_event(context, monitor_id, query, resource_key, io_manager_key)
 
     return _monitor_results
-
-
-def _materialize(
-    context: AssetExecutionContext,
-    monitor_id: str,
-    query: str | None,
-    resource_key: str,
-    io_manager_key: str,
-) -> Output[Any]:
-    partition_key = context.partition_key
-    client = getattr(context.resources, resource_key).get_client()
-    try:
-        event = _find_event(client, monitor_id, partition_key, context.run.tags)
-        if query is None:
-            query = client.monitors.get(monitor_id).query or ""
-    except ScoutError as exc:
-        raise Failure(description=truncate(str(exc), 4000)) from exc
-    table = monitor_results_table(
-        event, monitor_id=monitor_id, query=query, partition_key=partition_key
-    )
-    new = sum(1 for result in event.results if result.first_seen)
-    context.log.info(
-        f"monitor {monitor_id} event {event.event_id} ({event.type}): "
-        f"{table.num_rows} results, {new} new, {event.credits} credits"
-    )
-    metadata: dict[str, Any] = {
-        "scout/monitor_id": MetadataValue.text(monitor_id),
-        "scout/event_id": MetadataValue.text(event.event_id),
-        "scout/event_type": MetadataValue.text(event.type),
-        "scout/run_id": MetadataValue.text(event.event_id),
-        "scout/credits": MetadataValue.int(event.credits),
-        "scout/new_results": MetadataValue.int(new),
-        **table_metadata(table, partitioned=True),
-    }
-    if event.run_at is not None:
-        metadata["scout/run_at"] = MetadataValue.text(event.run_at.isoformat())
-    if event.failed:
-        error = truncate(event.error or "no reason given", 500)
-        metadata["scout/error"] = MetadataValue.text(error)
-        context.log.warning(
-            f"monitor {monitor_id}: its run of event {event.event_id} failed: {error}"
-        )
-    io_manager = getattr(context.resources, io_manager_key, None)
-    table_type, _ = table_type_for(io_manager, None)
-    value = as_output(table, table_type, naive_times=wants_naive_times(io_manager))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BetaWarning)  # data_version: beta in Dagster 1.13
-        return Output(value, metadata=metadata, data_version=DataVersion(content_version(table)))
-
-
-def _find_event(
-    client: Any, monitor_id: str, partition_key: str, tags: Mapping[str, str]
-) -> MonitorEvent:
-    """The event whose partition ``partition_key`` is: one call when the
-    sensor said which event came before it, else every event, page by page
-    (a partition materialized from the UI, or re-executed)."""
-    if EVENT_TAG in tags:
-        page = client.monitors.events(monitor_id, after=tags.get(AFTER_TAG), limit=1)
-        if page and monitor_partition_key(page[0].event_id) == partition_key:
-            return page[0]  # type: ignore[no-any-return]
-    for event in client.monitors.iter_events(monitor_id):
-        if monitor_partition_key(event.event_id) == partition_key:
-            return event  # type: ignore[no-any-return]
-    raise Failure(
-        description=f"monitor {monitor_id} has no event {partition_key} (was the monitor "
-        "deleted, or the partition added by hand?); nothing was written"
-    )
 
 
 def _cursor_event(cursor: str | None) -> str | None:

@@ -15,9 +15,12 @@ columns) so that a table IO manager stores it too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
+# pyarrow is imported where a table is converted, not here: the table types
+# are part of the definitions, which load without pyarrow.
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "TABLE_TYPES",
@@ -37,6 +40,8 @@ def _accepted_types(io_manager: object) -> tuple[type, ...] | None:
     from ._io_manager import ScoutParquetIOManager
 
     if isinstance(io_manager, ScoutParquetIOManager):
+        import pyarrow as pa
+
         return (pa.Table, str)
     # dagster's DbIOManager (DuckDB, Snowflake, BigQuery, Delta, Iceberg) keeps
     # its type handlers by the type each one stores.
@@ -70,7 +75,7 @@ def table_type_for(io_manager: object, given: TableType | None) -> tuple[TableTy
         return given, text_ok
     if accepted is None:
         return "arrow", False
-    if pa.Table in accepted:
+    if any(_is_type(t, "pyarrow", "Table") for t in accepted):
         return "arrow", text_ok
     if any(_is_type(t, "pandas", "DataFrame") for t in accepted):
         return "pandas", text_ok
@@ -81,6 +86,8 @@ def table_type_for(io_manager: object, given: TableType | None) -> tuple[TableTy
 
 def as_output(table: pa.Table, table_type: TableType, *, naive_times: bool = False) -> Any:
     """``table`` as the IO manager takes it (one conversion, no copy for Arrow)."""
+    import pyarrow as pa
+
     if naive_times and "partition_start" in table.column_names:
         index = table.column_names.index("partition_start")
         naive = table.column(index).cast(pa.timestamp("us"))
@@ -101,6 +108,8 @@ def as_output(table: pa.Table, table_type: TableType, *, naive_times: bool = Fal
 
 def report_table(report: str, provenance_columns: list[tuple[str, pa.ChunkedArray]]) -> pa.Table:
     """The report as one row: the Markdown as the API sent it, and where it came from."""
+    import pyarrow as pa
+
     columns = {
         "report": pa.array([report], pa.string()),
         "report_chars": pa.array([len(report)], pa.int64()),

@@ -17,7 +17,7 @@ from dagster import AssetsDefinition, AssetSpec
 
 from .._deadline import MAX_DEADLINE_S
 from .._requests import FindAllRequest, coerce_request
-from ..tables.schemas import EntityColumn, entity_columns
+from ..tables.columns import EntityColumn, entity_columns
 from ._decorators import REQUEST_METADATA_KEY
 from ._output_types import TABLE_TYPES
 from ._phase_records import PhaseMetadataSet

@@ -31,7 +31,7 @@ from dagster._core.definitions.metadata.metadata_set import NamespacedMetadataSe
 from .._errors import RunFailed
 from .._models import FindAllRun
 from .._text import truncate
-from ..tables.schemas import EntityColumn
+from ..tables.columns import EntityColumn
 
 __all__ = ["Before", "Mode", "Operation", "Phase", "PhaseBook", "PhaseMetadataSet", "Plan"]
 

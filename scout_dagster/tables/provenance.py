@@ -18,6 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from .columns import PROVENANCE_COLUMNS, PROVENANCE_DECLARED
+from .schemas import arrow_schema
+
 __all__ = [
     "PROVENANCE_COLUMNS",
     "PROVENANCE_FIELDS",
@@ -32,14 +35,7 @@ __all__ = [
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 #: The provenance columns' fields, last in every table's schema.
-PROVENANCE_FIELDS = (
-    pa.field("run_id", pa.string(), nullable=False),
-    pa.field("query", pa.string(), nullable=False),
-    pa.field("partition_key", pa.string()),
-    pa.field("partition_start", TIMESTAMP),
-    pa.field("fetched_at", TIMESTAMP, nullable=False),
-)
-PROVENANCE_COLUMNS = tuple(field.name for field in PROVENANCE_FIELDS)
+PROVENANCE_FIELDS = tuple(arrow_schema(PROVENANCE_DECLARED))
 
 
 @dataclasses.dataclass(frozen=True)
