@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from ._accept import wants_stream
 from ._errors import ApiError
 from ._faults import FaultConfig, QuietDeliberateAborts, create_cap_retry_after
+from ._findall_payloads import findall_json
 from ._findall_runs import (
     FINDALL_FIXED_CREDITS,
     Enrichment,
@@ -37,7 +38,6 @@ from ._findall_runs import (
 )
 from ._middleware import ApiMiddleware, RequestContext, request_context
 from ._monitor_routes import MonitorRoutes
-from ._payloads import findall_json, search_json, sse_messages
 from ._runs import Run
 from ._schemas import (
     CancelBody,
@@ -52,7 +52,9 @@ from ._schemas import (
     parse_body,
     parse_params,
 )
+from ._search_payloads import search_json
 from ._search_runs import SearchRun, SearchSpec
+from ._sse_messages import sse_messages
 from ._state import API_VERSION, EmulatorState, emulator_version
 from ._streams import event_stream
 

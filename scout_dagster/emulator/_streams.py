@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from ._faults import DeliberateAbort
 from ._middleware import RequestContext
-from ._payloads import sse_messages
 from ._run_common import ACTIVE_STATES
 from ._runs import Run
+from ._sse_messages import sse_messages
 from ._state import EmulatorState
 
 __all__ = ["KEEPALIVE", "Framed", "Poll", "StreamMessage", "event_stream", "frame", "pump"]
