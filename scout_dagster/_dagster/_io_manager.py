@@ -26,7 +26,8 @@ from dagster import (
 from dagster._core.definitions.metadata import TableMetadataSet
 from pydantic import Field, PrivateAttr, field_validator
 
-from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore, check_base_location
+from .._base_location import check_base_location
+from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore
 from ._literal import check_literal
 
 __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
