@@ -13,7 +13,8 @@ stream can always resume from ``Last-Event-ID``.
 
 Every time in a run record is in virtual seconds of the emulator's clock. The
 records live in ``_findall_runs`` and ``_search_runs``, what they share in
-``_run_common``; this module names them together and as ``Run``.
+``_run_common``; this module names either kind ``Run`` and keeps the names
+importable that code outside the emulator reads from here.
 """
 
 from __future__ import annotations
@@ -22,32 +23,17 @@ from ._findall_runs import (
     ENRICHMENT_CREDITS,
     FINDALL_CREDITS_PER_MATCH,
     FINDALL_FIXED_CREDITS,
-    Enrichment,
-    FindAllProgress,
     FindAllRun,
-    FindAllSpec,
-    RunNotChangeable,
 )
-from ._run_common import ACTIVE_STATES, RunState, Summary, Timings
-from ._search_runs import SearchProgress, SearchRun, SearchSpec
+from ._search_runs import SearchRun
 
 __all__ = [
-    "ACTIVE_STATES",
     "ENRICHMENT_CREDITS",
     "FINDALL_CREDITS_PER_MATCH",
     "FINDALL_FIXED_CREDITS",
-    "Enrichment",
-    "FindAllProgress",
     "FindAllRun",
-    "FindAllSpec",
     "Run",
-    "RunNotChangeable",
-    "RunState",
-    "SearchProgress",
     "SearchRun",
-    "SearchSpec",
-    "Summary",
-    "Timings",
 ]
 
 Run = FindAllRun | SearchRun
