@@ -1,4 +1,5 @@
-"""A storage base location: a local folder or a URI pyarrow's filesystems understand.
+"""A storage base location: a local folder or a URI pyarrow's filesystems
+understand, and the names of the layout below it.
 
 Checked before any filesystem is built (``ScoutParquetIOManager`` checks its
 ``base_path`` when it is configured), so that a mistyped URI is refused
@@ -10,7 +11,12 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["as_uri", "check_base_location"]
+__all__ = ["DATA_FILE", "SINGLE_DIMENSION", "as_uri", "check_base_location"]
+
+#: A table's (or a partition's) Parquet file, in its folder.
+DATA_FILE = "data.parquet"
+#: Name of the folder level of a single-dimension partition.
+SINGLE_DIMENSION = "partition"
 
 #: URI schemes of the filesystems pyarrow reads and writes. A base location
 #: that starts with one of them but is not ``<scheme>://`` (``s3//bucket``,

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ._base_location import as_uri, check_base_location
+from ._base_location import DATA_FILE, as_uri, check_base_location
 from ._schema_union import SchemaConflictError, conform, schema_union
 
 if sys.platform != "win32":
@@ -62,9 +62,6 @@ __all__ = [
     "check_base_location",
 ]
 
-DATA_FILE = "data.parquet"
-#: Name of the folder level of a single-dimension partition.
-SINGLE_DIMENSION = "partition"
 #: zstd level 3: about as fast to write as snappy and markedly smaller.
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 3

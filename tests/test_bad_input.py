@@ -538,7 +538,7 @@ def test_what_is_close_to_a_mistake_is_still_accepted() -> None:
 def test_the_reserved_names_are_the_tables_own_columns() -> None:
     """The request refuses exactly the names the entities table uses for itself
     (plus the hive folder level of a partitioned table), so the two cannot drift."""
-    from scout_dagster._storage import SINGLE_DIMENSION
+    from scout_dagster._base_location import SINGLE_DIMENSION
     from scout_dagster.tables.schemas import RESERVED_COLUMNS, entities_schema
 
     own = set(entities_schema([]).names)

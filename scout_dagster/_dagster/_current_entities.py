@@ -8,11 +8,9 @@ Why it is recomputed from the partitions that exist is documented in
 # Dagster reads the context annotation at definition time, so annotations here
 # must stay real objects (no `from __future__ import annotations`).
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import (
     AllPartitionMapping,
     AssetExecutionContext,
@@ -27,114 +25,12 @@ from dagster import (
     asset,
 )
 
-from ..tables.provenance import PROVENANCE_COLUMNS
-from ._history_tables import _TIMESTAMP, _check_table_type, _output, _shown
+from ..tables.columns import CURRENT_COLUMNS, PROVENANCE_COLUMNS
+from ._history_tables import _check_table_type, _shown
 from ._output_types import TableType
 from ._translator import ScoutMetadataSet
 
-__all__ = ["CURRENT_COLUMNS", "build_current_entities", "current_entities"]
-
-#: Columns the current table adds after the entity's own, with their descriptions.
-CURRENT_COLUMNS = (
-    ("first_seen_at", "The earliest fetched_at of the entity in any partition."),
-    ("last_seen_at", "The latest fetched_at of the entity."),
-    ("runs_seen", "Distinct remote runs that found the entity, in the partitions that exist."),
-    ("partitions_seen", "Distinct partitions whose latest run found the entity."),
-    ("last_run_id", "The remote run of the latest sighting, whose values these are."),
-    ("last_partition_key", "The partition of the latest sighting; null if unpartitioned."),
-)
-_NEEDED = ("entity_id", "run_id", "fetched_at", "partition_key")
-
-
-def _to_arrow(value: Any) -> pa.Table:
-    """What an IO manager loaded (Arrow, pandas, polars, or a partition -> table
-    mapping) as one Arrow table."""
-    if isinstance(value, pa.Table):
-        return value
-    if isinstance(value, pa.RecordBatchReader):
-        return value.read_all()
-    if isinstance(value, Mapping):
-        tables = [_to_arrow(part) for part in value.values()]
-        if not tables:
-            return pa.table({})
-        return pa.concat_tables(tables, promote_options="permissive")
-    module = type(value).__module__.split(".")[0]
-    if module == "pandas":
-        return pa.Table.from_pandas(value, preserve_index=False)
-    if module == "polars":
-        table: pa.Table = value.to_arrow()
-        return table
-    raise TypeError(
-        "the current entities read a pyarrow.Table, a pandas or polars DataFrame (or a "
-        f"mapping of partitions to them) from the entities' IO manager; got {type(value).__name__}"
-    )
-
-
-def _empty_current() -> pa.Table:
-    columns: dict[str, pa.Array] = {"entity_id": pa.array([], pa.string())}
-    for name, _ in CURRENT_COLUMNS:
-        kind = {
-            "first_seen_at": _TIMESTAMP,
-            "last_seen_at": _TIMESTAMP,
-            "runs_seen": pa.int64(),
-            "partitions_seen": pa.int64(),
-        }.get(name, pa.string())
-        columns[name] = pa.array([], kind)
-    return pa.table(columns)
-
-
-def current_entities(rows: pa.Table) -> pa.Table:
-    """One row per ``entity_id`` of ``rows`` (every partition of an entities table).
-
-    The entity's values are those of its latest row by ``fetched_at`` (ties:
-    the greater ``run_id``), without the provenance columns; then
-    ``first_seen_at``, ``last_seen_at``, ``runs_seen``, ``partitions_seen``
-    (distinct non-null partition keys), ``last_run_id`` and
-    ``last_partition_key``. Rows without an ``entity_id`` are left out. Sorted
-    by ``entity_id``.
-    """
-    if rows.num_columns == 0:  # no partition materialized yet
-        return _empty_current()
-    missing = [c for c in _NEEDED if c not in rows.column_names]
-    if missing:
-        raise ValueError(
-            f"the entities table has no {', '.join(missing)} column: current entities are "
-            "merged from a Scout entities table"
-        )
-    rows = rows.filter(pc.is_valid(rows.column("entity_id")))
-    ordered = rows.sort_by(
-        [("entity_id", "ascending"), ("fetched_at", "descending"), ("run_id", "descending")]
-    )
-    ids = ordered.column("entity_id").combine_chunks()
-    # The first row of each entity in this order is its latest sighting.
-    changed = pc.not_equal(ids.slice(1), ids.slice(0, max(len(ids) - 1, 0))).fill_null(True)
-    first = pa.concat_arrays([pa.array([True] * min(len(ids), 1), pa.bool_()), changed])
-    latest = ordered.filter(first)
-    stats = (
-        rows.group_by("entity_id")
-        .aggregate(
-            [
-                ("fetched_at", "min"),
-                ("fetched_at", "max"),
-                ("run_id", "count_distinct", pc.CountOptions(mode="only_valid")),
-                ("partition_key", "count_distinct", pc.CountOptions(mode="only_valid")),
-            ]
-        )
-        .sort_by("entity_id")  # the order of `latest`: one row per entity in each
-    )
-    values = [c for c in latest.column_names if c not in PROVENANCE_COLUMNS]
-    current = latest.select(values)
-    added = {
-        "first_seen_at": stats.column("fetched_at_min"),
-        "last_seen_at": stats.column("fetched_at_max"),
-        "runs_seen": stats.column("run_id_count_distinct"),
-        "partitions_seen": stats.column("partition_key_count_distinct"),
-        "last_run_id": latest.column("run_id"),
-        "last_partition_key": latest.column("partition_key"),
-    }
-    for name, column in added.items():
-        current = current.append_column(name, column)
-    return current
+__all__ = ["build_current_entities"]
 
 
 def _entities_spec(findall_assets: object) -> AssetSpec:
@@ -179,6 +75,8 @@ def _python_type(table_type: TableType) -> type:
         import polars
 
         return cast(type, polars.DataFrame)
+    import pyarrow as pa  # asked for by type: Dagster needs the class now
+
     return cast(type, pa.Table)
 
 
@@ -250,10 +148,14 @@ def build_current_entities(
         metadata={"dagster/column_schema": schema} if schema is not None else None,
     )
     def _current(context: AssetExecutionContext, entities: Any) -> Output[Any]:
-        rows = _to_arrow(entities)
+        # Imported here: the step needs pyarrow, loading the definitions does not.
+        from ..tables.current import as_arrow_table, current_entities
+        from ._table_output import table_output
+
+        rows = as_arrow_table(entities)
         table = current_entities(rows)
         context.log.info(f"{rows.num_rows} entity rows merged into {table.num_rows} entities")
-        return _output(
+        return table_output(
             context,
             table,
             manager,

@@ -75,10 +75,10 @@ both into tables:
     history of runs is the ledger's.
 """
 
-from ._current_entities import CURRENT_COLUMNS as CURRENT_COLUMNS
-from ._current_entities import _to_arrow as _to_arrow
-from ._current_entities import build_current_entities, current_entities
-from ._runs_ledger import LEDGER_SCHEMA, build_scout_runs_ledger, runs_ledger
+from ..tables.current import current_entities
+from ._current_entities import build_current_entities
+from ._ledger_rows import LEDGER_SCHEMA, runs_ledger
+from ._runs_ledger import build_scout_runs_ledger
 
 __all__ = [
     "LEDGER_SCHEMA",

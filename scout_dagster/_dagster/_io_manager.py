@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from dagster import (
     ConfigurableIOManager,
     InputContext,
@@ -26,9 +25,13 @@ from dagster import (
 from dagster._core.definitions.metadata import TableMetadataSet
 from pydantic import Field, PrivateAttr, field_validator
 
-from .._base_location import check_base_location
-from .._storage import DATA_FILE, SINGLE_DIMENSION, ParquetStore
+from .._base_location import DATA_FILE, SINGLE_DIMENSION, check_base_location
 from ._literal import check_literal
+
+# The store (pyarrow) is imported when a table is first written or read:
+# the definitions, which configure this IO manager, load without pyarrow.
+if TYPE_CHECKING:
+    from .._storage import ParquetStore
 
 __all__ = ["DEFAULT_BASE_PATH", "ScoutParquetIOManager"]
 
@@ -104,6 +107,8 @@ class ScoutParquetIOManager(ConfigurableIOManager):
     @property
     def store(self) -> ParquetStore:
         if self._store is None:
+            from .._storage import ParquetStore
+
             self._store = ParquetStore(self.base_path)
         return self._store
 
@@ -123,6 +128,8 @@ class ScoutParquetIOManager(ConfigurableIOManager):
             uri = self.store.write_text(name, REPORT_FILE, obj, partition)
             context.add_output_metadata({"dagster/uri": MetadataValue.path(uri)})
             return
+        import pyarrow as pa
+
         pandas = sys.modules.get("pandas")
         if pandas is not None and isinstance(obj, pandas.DataFrame):
             obj = pa.Table.from_pandas(obj, preserve_index=False)

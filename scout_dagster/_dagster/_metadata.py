@@ -29,14 +29,11 @@ PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
 
 
-def column_schema(columns: Iterable[Column] | pa.Schema) -> TableSchema:
+def column_schema(columns: Iterable[Column]) -> TableSchema:
     """Dagster's column schema of a table's declared columns."""
-    if not isinstance(columns, tuple | list):  # TEMPORARY: an Arrow schema
-        columns = declared_columns(columns)
     return TableSchema(
         columns=[
-            TableColumn(name=c.name, type=c.type_name, description=c.description)
-            for c in columns
+            TableColumn(name=c.name, type=c.type_name, description=c.description) for c in columns
         ]
     )
 

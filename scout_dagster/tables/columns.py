@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CITATIONS_COLUMNS",
+    "CURRENT_COLUMNS",
     "DEFAULT_FINDALL_FIELDS",
     "FINDINGS_COLUMNS",
     "MONITOR_RESULTS_COLUMNS",
@@ -280,4 +281,13 @@ MONITOR_RESULTS_COLUMNS = (
     Column("event_id", "string", nullable=False),
     Column("run_at", TIMESTAMP_TYPE_NAME),
     *PROVENANCE_DECLARED,
+)
+#: Columns the current table adds after the entity's own, with their descriptions.
+CURRENT_COLUMNS = (
+    ("first_seen_at", "The earliest fetched_at of the entity in any partition."),
+    ("last_seen_at", "The latest fetched_at of the entity."),
+    ("runs_seen", "Distinct remote runs that found the entity, in the partitions that exist."),
+    ("partitions_seen", "Distinct partitions whose latest run found the entity."),
+    ("last_run_id", "The remote run of the latest sighting, whose values these are."),
+    ("last_partition_key", "The partition of the latest sighting; null if unpartitioned."),
 )

@@ -43,6 +43,8 @@ from scout_dagster._dagster import _history
 from scout_dagster._dagster._history import build_current_entities, build_scout_runs_ledger
 from scout_dagster.emulator import EmulatorServer
 from scout_dagster.emulator._ledger import RunSnapshot
+from scout_dagster.tables.columns import CURRENT_COLUMNS
+from scout_dagster.tables.current import as_arrow_table
 from tests.conftest import TEST_KEY
 from tests.dagster.test_adoption import GETS_THAT_FAIL_AN_ATTEMPT
 from tests.hostile.server import HostileServer, Scenario
@@ -176,7 +178,7 @@ def expected_current(rows: pa.Table) -> dict[str, dict[str, Any]]:
 
 
 def _as_found(current: pa.Table) -> dict[str, dict[str, Any]]:
-    wanted = ("name", "website", *(name for name, _ in _history.CURRENT_COLUMNS))
+    wanted = ("name", "website", *(name for name, _ in CURRENT_COLUMNS))
     return {row["entity_id"]: {k: row[k] for k in wanted} for row in current.to_pylist()}
 
 
@@ -395,7 +397,7 @@ def test_the_merge_breaks_ties_by_run_id_and_reads_every_table_type() -> None:
     import polars
 
     for loaded in (rows, rows.to_pandas(), polars.from_arrow(rows), {"p": rows}):
-        current = _history.current_entities(_history._to_arrow(loaded))
+        current = _history.current_entities(as_arrow_table(loaded))
         assert current.column("entity_id").to_pylist() == ["a.com", "b.com"]
         (a, b) = current.to_pylist()
         # The same moment in two runs: the greater run id is the latest.

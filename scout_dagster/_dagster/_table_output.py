@@ -1,0 +1,40 @@
+"""An unpartitioned table asset's output: the table as its IO manager takes
+it (:mod:`._output_types`), with the table's metadata and its data version.
+
+Imported by the steps of the runs ledger and the current entities, not with
+the definitions: it needs pyarrow.
+"""
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+from dagster import AssetExecutionContext, BetaWarning, DataVersion, Output
+
+from ..tables.versions import content_version
+from ._metadata import table_metadata
+from ._output_types import TableType, as_output, table_type_for
+
+__all__ = ["table_output"]
+
+
+def table_output(
+    context: AssetExecutionContext,
+    table: pa.Table,
+    io_manager_key: str,
+    table_type: TableType | None,
+    metadata: Mapping[str, Any],
+) -> Output[Any]:
+    """``table`` as the bound IO manager takes it (:mod:`._output_types`)."""
+    io_manager = getattr(context.resources, io_manager_key, None)
+    handed, _ = table_type_for(io_manager, table_type)
+    with warnings.catch_warnings():
+        # data_version is beta in Dagster 1.13: an unchanged table leaves
+        # what reads it fresh.
+        warnings.simplefilter("ignore", BetaWarning)
+        return Output(
+            as_output(table, handed),
+            metadata={**table_metadata(table, partitioned=False), **metadata},
+            data_version=DataVersion(content_version(table, exclude=())),
+        )
