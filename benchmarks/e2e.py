@@ -268,18 +268,18 @@ PROBES: list[tuple[str, str, str]] = [
     ("wait/stream", "scout_dagster._follower", "RunFollower._wait"),
     ("  event decode (head)", "scout_dagster._client", "decode_event_without_entities"),
     ("final read", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
-    ("  parse (read_findall)", "scout_dagster._dagster._execution", "read_findall"),
+    ("  parse (read_findall)", "scout_dagster._dagster._findall_body", "read_findall"),
     ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),
-    ("table metadata", "scout_dagster._dagster._execution", "table_metadata"),
+    ("table metadata", "scout_dagster._dagster._run_outputs", "table_metadata"),
     ("data version", "scout_dagster.tables.versions", "content_version"),
-    ("output conversion", "scout_dagster._dagster._execution", "as_output"),
+    ("output conversion", "scout_dagster._dagster._run_outputs", "as_output"),
     (
         "IO manager",
         "scout_dagster._dagster._io_manager",
         "ScoutParquetIOManager.handle_output",
     ),
     ("  Parquet write", "scout_dagster._storage", "ParquetStore.write"),
-    ("checks", "scout_dagster._dagster._execution", "check_results"),
+    ("checks", "scout_dagster._dagster._run_outputs", "check_results"),
 ]
 #: Derived: the final read's download (and redaction) is the final read less its parse.
 DOWNLOAD = "  download (final read - parse)"

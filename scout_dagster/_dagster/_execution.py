@@ -7,145 +7,58 @@ follow it (deadline, budget, cancel on termination), read its final body,
 and yield every table of the run as an ``Output`` with its metadata, then
 the asset checks. Every Scout error becomes a ``dagster.Failure`` here.
 
-Where each table goes (its key, possibly changed by a translator) and the
-run's settings are read from the specs' :class:`ScoutMetadataSet`, written
-when the assets were defined.
+Where each table goes and the run's settings are the asset's layout
+(``_asset_layout.py``); the outputs and checks are ``_run_outputs.py``'s; a
+FindAll run's final body is read by ``_findall_body.py``.
 """
 
 # Dagster reads the context annotation at definition time, so annotations here
 # must stay real objects (no `from __future__ import annotations`).
 
-import dataclasses
-import datetime as dt
 import hashlib
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from dagster import (
-    AssetCheckKey,
     AssetCheckResult,
     AssetExecutionContext,
-    AssetKey,
     AssetObservation,
     AssetRecordsFilter,
-    BetaWarning,
     DagsterRunStatus,
-    DataVersion,
     Failure,
     MetadataValue,
     Output,
 )
 
-from .._errors import RunFailed, RunTerminated, ScoutError, ScoutRunBodyError
+from .._errors import RunFailed, RunTerminated, ScoutError
 from .._follower import FollowResult, RunFollower, RunProgress
-from .._models import FindAllRun, RunState, RunStatus, SearchRun
+from .._models import FindAllRun, SearchRun
 from .._report import report_for_display
 from .._requests import AnyRequest, FindAllRequest, SearchRequest
 from .._termination import TerminationWatch
 from .._text import truncate
-from ..tables.findall import FindAllBody, read_findall
-from ..tables.provenance import Provenance
 from ..tables.schemas import entity_columns
 from ..tables.search import search_tables
-from ..tables.versions import content_version
-from ._checks import check_results
-from ._metadata import run_metadata, table_metadata
-from ._output_types import (
-    TABLE_TYPES,
-    TableType,
-    as_output,
-    report_table,
-    table_type_for,
-    wants_naive_times,
-)
-from ._partitions import (
-    check_request_templates,
-    partition_key_of,
-    partition_values,
-    render_request,
-)
-from ._translator import PRIMARY_TABLE, ScoutMetadataSet
+from ._asset_layout import ScoutAssetLayout, layout_for
+from ._findall_body import body_followed, look_reader, read_run_body, with_body_status
+from ._metadata import run_metadata
+from ._partitions import partition_key_of, partition_values, render_request
+from ._run_outputs import RunOutputs
 
 if TYPE_CHECKING:
     from ._resource import ScoutResource
 
 __all__ = ["materialize_findall", "materialize_search"]
 
-#: Characters of the report shown in the UI (the whole report is stored).
-REPORT_PREVIEW_CHARS = 20_000
+#: The body reader by the name tests/dagster/test_assets.py imports it by.
+_read_run_body = read_run_body
 #: A Dagster run someone asked to terminate is CANCELING until its steps end.
 _TERMINATING = frozenset({DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED})
 #: Runs a Dagster run remembers having cancelled (a tag value stays short).
 _CANCELLED_KEPT = 5
 
 
-@dataclasses.dataclass(frozen=True)
-class ScoutAssetLayout:
-    """What the specs of a Scout multi-asset say, read back at run time."""
-
-    kind: str
-    name: str
-    keys: Mapping[str, AssetKey]  # table -> key
-    fingerprint: str
-    timeout_s: float
-    credit_budget: int | None
-    keep_partial: bool
-    io_manager_keys: Mapping[str, str]  # table -> the key of its IO manager
-    table_type: TableType | None  # as the decorator was told; None: detect
-
-    @classmethod
-    def of(cls, context: AssetExecutionContext) -> "ScoutAssetLayout":
-        keys: dict[str, AssetKey] = {}
-        io_manager_keys: dict[str, str] = {}
-        found: ScoutMetadataSet | None = None
-        for spec in context.assets_def.specs:
-            facts = ScoutMetadataSet.extract(spec.metadata)
-            if facts.table is None:
-                continue
-            keys[facts.table] = spec.key
-            io_manager_keys[facts.table] = str(
-                spec.metadata.get("dagster/io_manager_key", "io_manager")
-            )
-            found = facts
-        if found is None or found.kind is None or found.name is None:
-            raise Failure(
-                description="run_findall/run_search materialize the assets of "
-                "@scout_findall_assets or @scout_search_assets (or build_findall_assets / "
-                "build_search_assets); this asset was not defined by them"
-            )
-        return cls(
-            kind=found.kind,
-            name=found.name,
-            keys=keys,
-            fingerprint=found.request_fingerprint or "",
-            timeout_s=found.timeout_s or 3600.0,
-            credit_budget=found.credit_budget,
-            keep_partial=bool(found.keep_partial),
-            io_manager_keys=io_manager_keys,
-            table_type=_table_type_named(found.table_type),
-        )
-
-    @property
-    def primary_key(self) -> AssetKey:
-        return self.keys[PRIMARY_TABLE[self.kind]]
-
-
-def _table_type_named(name: str | None) -> TableType | None:
-    for table_type in TABLE_TYPES:
-        if name == table_type:
-            return table_type
-    return None
-
-
-def _content_version(table: pa.Table) -> DataVersion:
-    """A data version that changes only when the rows do, not when a run re-fetched
-    them (hashed as a stream: no copy of the table is held)."""
-    return DataVersion(content_version(table))
-
-
-class _Execution:
+class _Execution(RunOutputs):
     """One materialization: the steps both kinds of run share."""
 
     def __init__(
@@ -349,123 +262,6 @@ class _Execution:
             )
         )
 
-    def warn(self, metadata: dict[str, Any], message: str) -> None:
-        """A fact about the run that does not stop the load, but is worth a look."""
-        self.context.log.warning(message)
-        previous = metadata.get("scout/warnings")
-        text = f"{previous.value}\n{message}" if previous is not None else message
-        metadata["scout/warnings"] = MetadataValue.text(text)
-
-    def check_credits(
-        self, metadata: dict[str, Any], result: FollowResult[Any], final: Any
-    ) -> None:
-        if final.credits < result.credits_seen:
-            metadata["scout/credits_max_seen"] = MetadataValue.int(result.credits_seen)
-            self.warn(
-                metadata,
-                f"run {final.run_id}: its final read says {final.credits} credits, lower than "
-                f"the {result.credits_seen} reported while it ran; scout/credits is the final "
-                "figure",
-            )
-
-    def provenance(self, run_id: str, query: str, run: FindAllRun | SearchRun) -> Provenance:
-        start = self.values.get("start")
-        return Provenance(
-            run_id=run_id,
-            query=query,
-            fetched_at=run.completed_at or dt.datetime.now(dt.UTC),
-            partition_key=self.partition_key,
-            # The time window's start: a warehouse selects a partition's rows by it.
-            partition_start=getattr(start, "value", None),
-        )
-
-    def outputs(
-        self,
-        tables: Mapping[str, pa.Table],
-        facts: Mapping[str, Any],
-        provenance: Provenance,
-        report: tuple[str, str] | None = None,
-    ) -> Iterator[Output[Any]]:
-        """Every table of the run, in one go (the multi-asset is not subsettable),
-        each in the type its IO manager takes (:mod:`._output_types`).
-
-        The run's credits go on the primary table only, so that summing
-        ``scout/credits`` over a Dagster run's materializations gives what
-        the remote runs cost; every table carries the run id.
-        ``report``: (the report as the API sent it, the same for display).
-        """
-        if self.resource.uses_emulator:
-            facts = {
-                **facts,
-                "scout/synthetic": MetadataValue.text(
-                    "SYNTHETIC data from the local Scout emulator, not the Scout API"
-                ),
-            }
-        primary = self.layout.primary_key
-        shared = {k: v for k, v in facts.items() if k not in _PRIMARY_ONLY}
-        partitioned = self.partition_key is not None
-        for table_name, table in tables.items():
-            key = self.layout.keys[table_name]
-            metadata = {
-                **(facts if key == primary else shared),
-                **table_metadata(table, partitioned=partitioned),
-            }
-            if key != primary:
-                metadata["scout/credits_on"] = MetadataValue.text(primary.to_user_string())
-            yield self._output(
-                key, self._handed_over(table_name, table), metadata, _content_version(table)
-            )
-        if report is not None:
-            raw, shown = report
-            key = self.layout.keys["report"]
-            metadata = {
-                **shared,
-                "scout/credits_on": MetadataValue.text(primary.to_user_string()),
-                "report": MetadataValue.md(shown[:REPORT_PREVIEW_CHARS]),
-                "report_chars": MetadataValue.int(len(raw)),
-            }
-            version = DataVersion(hashlib.sha256(raw.encode()).hexdigest()[:24])
-            _, text_ok = table_type_for(self._io_manager("report"), self.layout.table_type)
-            # A table IO manager stores no text: the report as one row.
-            stored = (
-                raw
-                if text_ok
-                else self._handed_over("report", report_table(raw, provenance.columns(1)))
-            )
-            yield self._output(key, stored, metadata, version)
-
-    def _handed_over(self, table_name: str, table: pa.Table) -> Any:
-        """``table`` as the IO manager of ``table_name`` takes it."""
-        io_manager = self._io_manager(table_name)
-        table_type, _ = table_type_for(io_manager, self.layout.table_type)
-        return as_output(table, table_type, naive_times=wants_naive_times(io_manager))
-
-    def _io_manager(self, table_name: str) -> object:
-        return getattr(self.context.resources, self.layout.io_manager_keys[table_name], None)
-
-    @staticmethod
-    def _output(
-        key: AssetKey, value: Any, metadata: Mapping[str, Any], version: DataVersion
-    ) -> Output[Any]:
-        with warnings.catch_warnings():
-            # data_version is marked beta in Dagster 1.13; it is what makes
-            # a refresh that changed nothing leave downstream assets fresh.
-            warnings.simplefilter("ignore", BetaWarning)
-            return Output(
-                value, key.to_python_identifier(), metadata=dict(metadata), data_version=version
-            )
-
-    def checks(self, table: pa.Table, id_column: str) -> Iterator[AssetCheckResult]:
-        selected = set(self.context.selected_asset_check_keys)
-        key = self.layout.primary_key
-        for result in check_results(key, table, id_column):
-            if AssetCheckKey(key, str(result.check_name)) in selected:
-                yield result
-
-
-#: Run facts that count once per remote run: only on the primary table.
-_PRIMARY_ONLY = frozenset({"scout/credits", "scout/credits_max_seen", "scout/warnings"})
-
 
 def _failure(exc: Exception) -> Failure:
     metadata: dict[str, Any] = {}
@@ -487,109 +283,17 @@ def _failure(exc: Exception) -> Failure:
     )
 
 
-def _layout_for(
-    context: AssetExecutionContext, request: FindAllRequest | SearchRequest, kind: str
-) -> ScoutAssetLayout:
-    layout = ScoutAssetLayout.of(context)
-    if layout.kind != kind:
-        other = "run_search" if kind == "findall" else "run_findall"
-        raise Failure(
-            description=f"this asset was declared with @scout_{layout.kind}_assets; "
-            f"its body must call {other}, not run_{kind}"
-        )
-    try:
-        # Partitions added after the decorator checked the request (say, by a
-        # Component's post_processing) must still be named by it: else every
-        # partition would pay for the same run.
-        check_request_templates(request, context.assets_def.partitions_def)
-    except ValueError as exc:
-        raise Failure(description=f"{exc}. Nothing was sent.") from None
-    if request.fingerprint != layout.fingerprint:
-        # The tables' columns and code version were derived from the declared
-        # request: another request would not fit them.
-        raise Failure(
-            description=f"the body of {layout.name} runs a request other than the one its "
-            f"decorator declared (fingerprint {request.fingerprint}, declared "
-            f"{layout.fingerprint}); pass the decorator's request to run_{kind}. "
-            "Nothing was sent."
-        )
-    return layout
-
-
 # ---------------------------------------------------------------- FindAll
-
-
-def _read_run_body(raw: bytes, run_id: str, columns: Any) -> FindAllBody:
-    """The run's body, which must be the run asked for (else a ValueError: read again)."""
-    try:
-        body = read_findall(raw, columns)
-    except ScoutRunBodyError as exc:
-        raise ScoutRunBodyError(exc.detail, run_id=run_id) from None
-    if body.facts.run_id != run_id:
-        raise ValueError(f"the body is run {body.facts.run_id}, not {run_id}")
-    return body
-
-
-def _body_followed(
-    result: FollowResult[FindAllRun], run_id: str, columns: Any
-) -> FindAllBody | None:
-    """The tables of the body following already downloaded (a first look found
-    the run completed, read by :func:`_look_reader`; or a terminal event's
-    bytes), when that body is this run's and says completed; else None, and
-    the run is read once more. What it held is freed once read."""
-    taken = result.take_body()
-    if isinstance(taken, bytes):
-        try:
-            taken = _read_run_body(taken, run_id, columns)
-        except ValueError:
-            return None
-    if not isinstance(taken, FindAllBody) or taken.facts.run_id != run_id:
-        return None
-    return taken if taken.facts.state is RunState.COMPLETED else None
-
-
-def _look_reader(columns: Any) -> Callable[[str, bytes], tuple[FindAllRun, FindAllBody]]:
-    """A look at a FindAll run that reads its body once, as tables: the state
-    the follower needs and the tables come from one parse."""
-
-    def read(run_id: str, raw: bytes) -> tuple[FindAllRun, FindAllBody]:
-        body = _read_run_body(raw, run_id, columns)
-        facts = body.facts
-        run = FindAllRun.model_validate(
-            {"findall_id": facts.run_id, "error": facts.error, "createdAt": facts.created_at}
-        )
-        return _with_body_status(run, body), body
-
-    return read
-
-
-def _with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
-    """``run`` (as the events left it) with the figures and state of the body
-    the tables come from."""
-    facts = body.facts
-    status = RunStatus(
-        state=facts.state,
-        termination_reason=facts.termination_reason,
-        raw={"status": facts.state.value, "termination_reason": facts.termination_reason},
-    )
-    return run.model_copy(
-        update={
-            "status": status,
-            "credits": facts.credits,
-            "count": facts.count,
-            "completed_at": facts.completed_at or run.completed_at,
-        }
-    )
 
 
 def materialize_findall(
     context: AssetExecutionContext, resource: "ScoutResource", request: FindAllRequest
 ) -> Iterator[Output[Any] | AssetCheckResult]:
     """One materialization of a FindAll multi-asset: both tables, then the checks."""
-    layout = _layout_for(context, request, "findall")
+    layout = layout_for(context, request, "findall")
     columns = entity_columns(request)
     execution = _Execution(
-        context, resource, layout, unit="entities", read_findall_look=_look_reader(columns)
+        context, resource, layout, unit="entities", read_findall_look=look_reader(columns)
     )
     try:
         rendered = execution.render(request)
@@ -600,16 +304,16 @@ def materialize_findall(
         # The bytes themselves are not kept. Its own state must say
         # completed, whatever the events said.
         run_id = result.run.findall_id
-        body = _body_followed(result, run_id, columns) or execution.follower.read_final(
+        body = body_followed(result, run_id, columns) or execution.follower.read_final(
             result,
             lambda: execution.client.get_findall_run_body(
-                run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
+                run_id, check=lambda raw: read_run_body(raw, run_id, columns)
             )[0],
         )
     except (ScoutError, ValueError) as exc:
         execution.record_paid_failure(exc)
         raise _failure(exc) from exc
-    final = _with_body_status(result.run, body)
+    final = with_body_status(result.run, body)
     provenance = execution.provenance(final.findall_id, rendered.query, final)
     tables = body.tables(provenance)
     context.log.info(
@@ -639,7 +343,7 @@ def materialize_search(
     context: AssetExecutionContext, resource: "ScoutResource", request: SearchRequest
 ) -> Iterator[Output[Any] | AssetCheckResult]:
     """One materialization of a search multi-asset: all four tables, then the checks."""
-    layout = _layout_for(context, request, "search")
+    layout = layout_for(context, request, "search")
     execution = _Execution(context, resource, layout, unit="pages")
     try:
         rendered = execution.render(request)

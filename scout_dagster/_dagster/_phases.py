@@ -54,7 +54,9 @@ from .._follower import FINDALL, FollowResult
 from .._models import FindAllRun, RunState
 from .._text import truncate
 from ..tables.findall import FindAllBody
-from ._execution import ScoutAssetLayout, _Execution, _read_run_body, _with_body_status
+from ._asset_layout import ScoutAssetLayout
+from ._execution import _Execution
+from ._findall_body import read_run_body, with_body_status
 from ._metadata import run_metadata
 from ._phase_records import Before, Phase, PhaseBook, Plan
 
@@ -221,7 +223,7 @@ class _PhaseExecution(_Execution):
         def read() -> _Read:
             head = self.client.get_findall_run(run_id, entities=False)
             body = self.client.get_findall_run_body(
-                run_id, check=lambda raw: _read_run_body(raw, run_id, columns)
+                run_id, check=lambda raw: read_run_body(raw, run_id, columns)
             )[0]
             lacking = self._lacking(head, body, plan)
             done = body.state is not RunState.COMPLETED or not lacking
@@ -355,7 +357,7 @@ def materialize_phase(
         execution.record_failure(exc, plan)
         raise execution.failure(exc, plan) from exc
     body = read.body
-    final = _with_body_status(result.run, body)
+    final = with_body_status(result.run, body)
     provenance = execution.provenance(run_id, read.head.query or "", final)
     tables = body.tables(provenance)
     metadata = run_metadata(result, final)

@@ -1,0 +1,77 @@
+"""The final body of a FindAll run: checked to be the run asked for, read once
+as its facts and tables, and the run's state and figures taken from it (for
+``materialize_findall`` and the enrich and extend phases, ``_phases.py``).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from .._errors import ScoutRunBodyError
+from .._follower import FollowResult
+from .._models import FindAllRun, RunState, RunStatus
+from ..tables.findall import FindAllBody, read_findall
+
+__all__ = ["body_followed", "look_reader", "read_run_body", "with_body_status"]
+
+
+def read_run_body(raw: bytes, run_id: str, columns: Any) -> FindAllBody:
+    """The run's body, which must be the run asked for (else a ValueError: read again)."""
+    try:
+        body = read_findall(raw, columns)
+    except ScoutRunBodyError as exc:
+        raise ScoutRunBodyError(exc.detail, run_id=run_id) from None
+    if body.facts.run_id != run_id:
+        raise ValueError(f"the body is run {body.facts.run_id}, not {run_id}")
+    return body
+
+
+def body_followed(
+    result: FollowResult[FindAllRun], run_id: str, columns: Any
+) -> FindAllBody | None:
+    """The tables of the body following already downloaded (a first look found
+    the run completed, read by :func:`look_reader`; or a terminal event's
+    bytes), when that body is this run's and says completed; else None, and
+    the run is read once more. What it held is freed once read."""
+    taken = result.take_body()
+    if isinstance(taken, bytes):
+        try:
+            taken = read_run_body(taken, run_id, columns)
+        except ValueError:
+            return None
+    if not isinstance(taken, FindAllBody) or taken.facts.run_id != run_id:
+        return None
+    return taken if taken.facts.state is RunState.COMPLETED else None
+
+
+def look_reader(columns: Any) -> Callable[[str, bytes], tuple[FindAllRun, FindAllBody]]:
+    """A look at a FindAll run that reads its body once, as tables: the state
+    the follower needs and the tables come from one parse."""
+
+    def read(run_id: str, raw: bytes) -> tuple[FindAllRun, FindAllBody]:
+        body = read_run_body(raw, run_id, columns)
+        facts = body.facts
+        run = FindAllRun.model_validate(
+            {"findall_id": facts.run_id, "error": facts.error, "createdAt": facts.created_at}
+        )
+        return with_body_status(run, body), body
+
+    return read
+
+
+def with_body_status(run: FindAllRun, body: FindAllBody) -> FindAllRun:
+    """``run`` (as the events left it) with the figures and state of the body
+    the tables come from."""
+    facts = body.facts
+    status = RunStatus(
+        state=facts.state,
+        termination_reason=facts.termination_reason,
+        raw={"status": facts.state.value, "termination_reason": facts.termination_reason},
+    )
+    return run.model_copy(
+        update={
+            "status": status,
+            "credits": facts.credits,
+            "count": facts.count,
+            "completed_at": facts.completed_at or run.completed_at,
+        }
+    )

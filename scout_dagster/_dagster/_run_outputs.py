@@ -1,0 +1,175 @@
+"""What an execution yields from its finished run: every table as an ``Output``.
+
+Each table goes to its asset's key in the type its IO manager takes
+(:mod:`._output_types`), with its metadata and a data version of its rows;
+then the asset checks that were selected. The facts about the run shared by
+every table (and those only on the primary table) are gathered here too.
+"""
+
+import datetime as dt
+import hashlib
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    BetaWarning,
+    DataVersion,
+    MetadataValue,
+    Output,
+)
+
+from .._follower import FollowResult
+from .._models import FindAllRun, SearchRun
+from ..tables.provenance import Provenance
+from ..tables.versions import content_version
+from ._asset_layout import ScoutAssetLayout
+from ._checks import check_results
+from ._metadata import table_metadata
+from ._output_types import as_output, report_table, table_type_for, wants_naive_times
+
+if TYPE_CHECKING:
+    from ._resource import ScoutResource
+
+__all__ = ["RunOutputs"]
+
+#: Characters of the report shown in the UI (the whole report is stored).
+REPORT_PREVIEW_CHARS = 20_000
+
+
+class RunOutputs:
+    """The outputs and checks of one materialization (``_Execution`` is one)."""
+
+    context: AssetExecutionContext
+    layout: ScoutAssetLayout
+    resource: "ScoutResource"
+    partition_key: str | None
+    values: dict[str, object]
+
+    def warn(self, metadata: dict[str, Any], message: str) -> None:
+        """A fact about the run that does not stop the load, but is worth a look."""
+        self.context.log.warning(message)
+        previous = metadata.get("scout/warnings")
+        text = f"{previous.value}\n{message}" if previous is not None else message
+        metadata["scout/warnings"] = MetadataValue.text(text)
+
+    def check_credits(
+        self, metadata: dict[str, Any], result: FollowResult[Any], final: Any
+    ) -> None:
+        if final.credits < result.credits_seen:
+            metadata["scout/credits_max_seen"] = MetadataValue.int(result.credits_seen)
+            self.warn(
+                metadata,
+                f"run {final.run_id}: its final read says {final.credits} credits, lower than "
+                f"the {result.credits_seen} reported while it ran; scout/credits is the final "
+                "figure",
+            )
+
+    def provenance(self, run_id: str, query: str, run: FindAllRun | SearchRun) -> Provenance:
+        start = self.values.get("start")
+        return Provenance(
+            run_id=run_id,
+            query=query,
+            fetched_at=run.completed_at or dt.datetime.now(dt.UTC),
+            partition_key=self.partition_key,
+            # The time window's start: a warehouse selects a partition's rows by it.
+            partition_start=getattr(start, "value", None),
+        )
+
+    def outputs(
+        self,
+        tables: Mapping[str, pa.Table],
+        facts: Mapping[str, Any],
+        provenance: Provenance,
+        report: tuple[str, str] | None = None,
+    ) -> Iterator[Output[Any]]:
+        """Every table of the run, in one go (the multi-asset is not subsettable),
+        each in the type its IO manager takes (:mod:`._output_types`).
+
+        The run's credits go on the primary table only, so that summing
+        ``scout/credits`` over a Dagster run's materializations gives what
+        the remote runs cost; every table carries the run id.
+        ``report``: (the report as the API sent it, the same for display).
+        """
+        if self.resource.uses_emulator:
+            facts = {
+                **facts,
+                "scout/synthetic": MetadataValue.text(
+                    "SYNTHETIC data from the local Scout emulator, not the Scout API"
+                ),
+            }
+        primary = self.layout.primary_key
+        shared = {k: v for k, v in facts.items() if k not in _PRIMARY_ONLY}
+        partitioned = self.partition_key is not None
+        for table_name, table in tables.items():
+            key = self.layout.keys[table_name]
+            metadata = {
+                **(facts if key == primary else shared),
+                **table_metadata(table, partitioned=partitioned),
+            }
+            if key != primary:
+                metadata["scout/credits_on"] = MetadataValue.text(primary.to_user_string())
+            yield self._output(
+                key, self._handed_over(table_name, table), metadata, _content_version(table)
+            )
+        if report is not None:
+            raw, shown = report
+            key = self.layout.keys["report"]
+            metadata = {
+                **shared,
+                "scout/credits_on": MetadataValue.text(primary.to_user_string()),
+                "report": MetadataValue.md(shown[:REPORT_PREVIEW_CHARS]),
+                "report_chars": MetadataValue.int(len(raw)),
+            }
+            version = DataVersion(hashlib.sha256(raw.encode()).hexdigest()[:24])
+            _, text_ok = table_type_for(self._io_manager("report"), self.layout.table_type)
+            # A table IO manager stores no text: the report as one row.
+            stored = (
+                raw
+                if text_ok
+                else self._handed_over("report", report_table(raw, provenance.columns(1)))
+            )
+            yield self._output(key, stored, metadata, version)
+
+    def _handed_over(self, table_name: str, table: pa.Table) -> Any:
+        """``table`` as the IO manager of ``table_name`` takes it."""
+        io_manager = self._io_manager(table_name)
+        table_type, _ = table_type_for(io_manager, self.layout.table_type)
+        return as_output(table, table_type, naive_times=wants_naive_times(io_manager))
+
+    def _io_manager(self, table_name: str) -> object:
+        return getattr(self.context.resources, self.layout.io_manager_keys[table_name], None)
+
+    @staticmethod
+    def _output(
+        key: AssetKey, value: Any, metadata: Mapping[str, Any], version: DataVersion
+    ) -> Output[Any]:
+        with warnings.catch_warnings():
+            # data_version is marked beta in Dagster 1.13; it is what makes
+            # a refresh that changed nothing leave downstream assets fresh.
+            warnings.simplefilter("ignore", BetaWarning)
+            return Output(
+                value, key.to_python_identifier(), metadata=dict(metadata), data_version=version
+            )
+
+    def checks(self, table: pa.Table, id_column: str) -> Iterator[AssetCheckResult]:
+        selected = set(self.context.selected_asset_check_keys)
+        key = self.layout.primary_key
+        for result in check_results(key, table, id_column):
+            if AssetCheckKey(key, str(result.check_name)) in selected:
+                yield result
+
+
+#: Run facts that count once per remote run: only on the primary table.
+_PRIMARY_ONLY = frozenset({"scout/credits", "scout/credits_max_seen", "scout/warnings"})
+
+
+def _content_version(table: pa.Table) -> DataVersion:
+    """A data version that changes only when the rows do, not when a run re-fetched
+    them (hashed as a stream: no copy of the table is held)."""
+    return DataVersion(content_version(table))
