@@ -3,20 +3,18 @@
 Imported when the step runs, not with the definitions: it needs pyarrow.
 """
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, BetaWarning, DataVersion, Failure, MetadataValue, Output
+from dagster import AssetExecutionContext, Failure, MetadataValue, Output
 
 from .._errors import ScoutError
 from .._monitors import MonitorEvent
 from .._text import truncate
 from ..tables.monitor import monitor_results_table
-from ..tables.versions import content_version
-from ._metadata import table_metadata
+from ..tables.versions import RUN_SPECIFIC_COLUMNS
 from ._monitor_keys import AFTER_TAG, EVENT_TAG, monitor_partition_key
-from ._output_types import as_output, table_type_for, wants_naive_times
+from ._table_output import table_output
 
 __all__ = ["materialize_monitor_event"]
 
@@ -51,7 +49,6 @@ def materialize_monitor_event(
         "scout/run_id": MetadataValue.text(event.event_id),
         "scout/credits": MetadataValue.int(event.credits),
         "scout/new_results": MetadataValue.int(new),
-        **table_metadata(table, partitioned=True),
     }
     if event.run_at is not None:
         metadata["scout/run_at"] = MetadataValue.text(event.run_at.isoformat())
@@ -61,12 +58,15 @@ def materialize_monitor_event(
         context.log.warning(
             f"monitor {monitor_id}: its run of event {event.event_id} failed: {error}"
         )
-    io_manager = getattr(context.resources, io_manager_key, None)
-    table_type, _ = table_type_for(io_manager, None)
-    value = as_output(table, table_type, naive_times=wants_naive_times(io_manager))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BetaWarning)  # data_version: beta in Dagster 1.13
-        return Output(value, metadata=metadata, data_version=DataVersion(content_version(table)))
+    return table_output(
+        context,
+        table,
+        io_manager_key,
+        None,
+        metadata,
+        partitioned=True,
+        version_excludes=RUN_SPECIFIC_COLUMNS,
+    )
 
 
 def _find_event(
