@@ -42,16 +42,15 @@ from ._errors import (
     ScoutTransportError,
     ScoutValidationError,
 )
+from ._events import FindAllEvent, SearchEvent
 from ._models import (
     Candidate,
     CandidateBasis,
     Citation,
     FieldOutput,
-    FindAllEvent,
     FindAllRun,
     RunState,
     RunStatus,
-    SearchEvent,
     SearchFinding,
     SearchResult,
     SearchRun,

@@ -34,15 +34,9 @@ from ._config import (
     RetryPolicy,
     normalize_base_url,
 )
+from ._events import FINDALL_EVENT_TYPES, SEARCH_EVENT_TYPES, FindAllEvent, SearchEvent
 from ._http import Redactor
-from ._models import (
-    FINDALL_EVENT_TYPES,
-    SEARCH_EVENT_TYPES,
-    FindAllEvent,
-    FindAllRun,
-    SearchEvent,
-    SearchRun,
-)
+from ._models import FindAllRun, SearchRun
 from ._request_path import RequestPath, _BearerAuth, run_segment
 from ._requests import FindAllGenerator, FindAllRequest, SearchDepth, SearchRequest, coerce_request
 from ._run_bodies import (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from ._events import FindAllEvent, SearchEvent
 from ._follow_result import RunProgress
 from ._follow_settings import FollowSettings
-from ._models import FindAllEvent, FindAllRun, RunState, SearchEvent, SearchRun
+from ._models import FindAllRun, RunState, SearchRun
 
 __all__ = ["ProgressTracker"]
 

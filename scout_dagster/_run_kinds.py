@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._client import ScoutClient
-from ._models import FindAllEvent, FindAllRun, RunState, SearchEvent, SearchRun
+from ._events import FindAllEvent, SearchEvent
+from ._models import FindAllRun, RunState, SearchRun
 
 if TYPE_CHECKING:
     from ._follow_settings import FollowSettings

@@ -9,9 +9,9 @@ from typing import Generic, Literal
 
 from ._deadline import Deadline
 from ._errors import ScoutAPIError, ScoutDeadlineError, ScoutError
+from ._events import FindAllEvent, SearchEvent
 from ._follow_result import StopReason
 from ._follow_settings import FollowSettings, was_terminated
-from ._models import FindAllEvent, SearchEvent
 from ._progress_tracker import ProgressTracker
 from ._run_kinds import EventT, RunKind, RunT
 from ._stream_pump import StreamPump
