@@ -268,7 +268,7 @@ PROBES: list[tuple[str, str, str]] = [
     ("wait/stream", "scout_dagster._follower", "RunFollower._wait"),
     ("  event decode (head)", "scout_dagster._client", "decode_event_without_entities"),
     ("final read", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
-    ("  parse (read_findall)", "scout_dagster._dagster._findall_body", "read_findall"),
+    ("  parse (read_findall)", "scout_dagster._findall_read", "read_findall"),
     ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),
     ("table metadata", "scout_dagster._dagster._run_outputs", "table_metadata"),
     ("data version", "scout_dagster.tables.versions", "content_version"),

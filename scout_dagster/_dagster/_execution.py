@@ -9,7 +9,7 @@ the asset checks. Every Scout error becomes a ``dagster.Failure`` here.
 
 Where each table goes and the run's settings are the asset's layout
 (``_asset_layout.py``); the outputs and checks are ``_run_outputs.py``'s; a
-FindAll run's final body is read by ``_findall_body.py``.
+FindAll run's body is read by ``_findall_read.py``.
 """
 
 # Dagster reads the context annotation at definition time, so annotations here
@@ -31,6 +31,7 @@ from dagster import (
 )
 
 from .._errors import RunFailed, RunTerminated, ScoutError
+from .._findall_read import body_followed, look_reader, read_run_body, with_body_status
 from .._follower import FollowResult, RunFollower, RunProgress
 from .._models import FindAllRun, SearchRun
 from .._report import report_for_display
@@ -40,7 +41,6 @@ from .._text import truncate
 from ..tables.schemas import entity_columns
 from ..tables.search import search_tables
 from ._asset_layout import ScoutAssetLayout, layout_for
-from ._findall_body import body_followed, look_reader, read_run_body, with_body_status
 from ._metadata import run_metadata
 from ._partitions import partition_key_of, partition_values, render_request
 from ._run_outputs import RunOutputs

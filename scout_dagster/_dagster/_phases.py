@@ -50,13 +50,13 @@ from .._errors import (
     ScoutDeadlineError,
     ScoutError,
 )
+from .._findall_read import read_run_body, with_body_status
 from .._follower import FINDALL, FollowResult
 from .._models import FindAllRun, RunState
 from .._text import truncate
 from ..tables.findall import FindAllBody
 from ._asset_layout import ScoutAssetLayout
 from ._execution import _Execution
-from ._findall_body import read_run_body, with_body_status
 from ._metadata import run_metadata
 from ._phase_records import Before, Phase, PhaseBook, Plan
 

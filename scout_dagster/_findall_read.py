@@ -1,15 +1,21 @@
-"""The final body of a FindAll run: checked to be the run asked for, read once
-as its facts and tables, and the run's state and figures taken from it (for
-``materialize_findall`` and the enrich and extend phases, ``_phases.py``).
+"""A FindAll run's body read once: checked to be the run asked for, parsed
+into its facts and tables (:mod:`.tables.findall`), and the run's state and
+figures taken from it.
+
+The FindAll data path runs one way through it: the client returns the body's
+bytes; the follower hands them to :func:`look_reader` (its first look at a
+completed run) or keeps them (a terminal event's); the Dagster layer takes
+the tables with :func:`body_followed`, or reads a final body with
+:func:`read_run_body`, and hands them to the IO manager. No Dagster here.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from .._errors import ScoutRunBodyError
-from .._follower import FollowResult
-from .._models import FindAllRun, RunState, RunStatus
-from ..tables.findall import FindAllBody, read_findall
+from ._errors import ScoutRunBodyError
+from ._follower import FollowResult
+from ._models import FindAllRun, RunState, RunStatus
+from .tables.findall import FindAllBody, read_findall
 
 __all__ = ["body_followed", "look_reader", "read_run_body", "with_body_status"]
 
