@@ -56,7 +56,7 @@ def _event_error_message(payload: dict[str, Any]) -> str | None:
 class FindAllEvent(BaseModel):
     """One event of a FindAll run's stream."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
 
     type: FindAllEventType
     event_id: str | None = None
@@ -93,7 +93,7 @@ class FindAllEvent(BaseModel):
 class SearchEvent(BaseModel):
     """One event of a search run's stream."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
 
     type: SearchEventType
     event_id: str | None = None

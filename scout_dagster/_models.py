@@ -47,8 +47,14 @@ __all__ = [
 class _Record(BaseModel):
     """Base of every wire record: unknown fields kept, aliases accepted both ways."""
 
+    # defer_build: each record's validator is built when it first parses,
+    # in a run, not when a code location imports its definitions.
     model_config = ConfigDict(
-        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+        defer_build=True,
     )
 
     @classmethod
@@ -106,7 +112,7 @@ class RunStatus(BaseModel):
     what serialization writes back.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
 
     state: RunState
     is_active: bool | None = None
@@ -212,7 +218,7 @@ class _FindAllRunHead(BaseModel):
     920 MB, nearly all of it held by the result, for the full read.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on first use
 
     findall_id: Any = None
     status: Any = None
