@@ -18,7 +18,7 @@ from dagster import (
     Output,
     get_dagster_logger,
 )
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
 from .._errors import ScoutConfigError
@@ -81,18 +81,32 @@ def _key_behind(value: str) -> str:
         ) from None
 
 
-def _import_what_arrow_imports() -> None:
-    """Import pandas, when it is installed, as the step's resources are set up.
+def _prepare_for_runs() -> None:
+    """Import and build what a run's step uses, as the step's resources are set up.
 
-    pyarrow imports pandas (if it can) the first time it builds an array from
-    Python objects, which every table of a run does: 0.3 s in the middle of
-    the step's first parse, once per process. Here, once per process too, it
-    is paid with the resources, before the step, as a code location that
-    uses pandas pays it when it is imported; and not when the definitions are
-    loaded (a code server, ``dg check defs``), which need no pandas at all.
+    Loading definitions (a code server, ``dg check defs``) needs none of it,
+    so none of it is imported or built then; a step needs all of it, once per
+    process, and pays for it here, before the step starts:
+
+    - pandas, when it is installed: pyarrow imports it (if it can) the first
+      time it builds an array from Python objects, which every table of a run
+      does (0.3 s in the middle of the step's first parse otherwise);
+    - the execution modules: the HTTP client, the follower, the tables and
+      the Parquet store (pyarrow);
+    - the validators of the API's records, which are built on first use.
     """
     if importlib.util.find_spec("pandas") is not None:
         importlib.import_module("pandas")
+    importlib.import_module("scout_dagster._dagster._execution")
+    importlib.import_module("scout_dagster._storage")
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        for record in pending.pop().__subclasses__():
+            pending.append(record)
+            if record.__module__.split(".")[0] == "scout_dagster" and not getattr(
+                record, "__pydantic_complete__", True
+            ):
+                record.model_rebuild()
 
 
 class ScoutResource(ConfigurableResource["ScoutResource"]):
@@ -245,7 +259,7 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         return self._uses_emulator
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        _import_what_arrow_imports()
+        _prepare_for_runs()
         self._client = self._build_client(context.log)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
