@@ -50,11 +50,7 @@ class _Record(BaseModel):
     # defer_build: each record's validator is built when it first parses,
     # in a run, not when a code location imports its definitions.
     model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        frozen=True,
-        defer_build=True,
+        extra="allow", validate_by_name=True, validate_by_alias=True, frozen=True, defer_build=True
     )
 
     @classmethod
