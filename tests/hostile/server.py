@@ -81,6 +81,9 @@ class Scenario:
     cancel_failures: int = 0  # cancels answered 503 first (-1: all), before one is accepted
     slow_create_s: float = 0.0  # a create makes its run at once, then answers this much later
     no_sources: bool = False  # FindAll entities name no source page
+    # A run stays running until its event stream is first opened; its run_s
+    # count from then: "still going at the first look" whatever the machine's speed.
+    runs_until_watched: bool = False
     # ---- Monitors (echo_key also applies: x-request-id, a failed event's error,
     # a 404's detail all name the bearer key)
     event_ids: list[str] | None = None  # ids successive monitor events get, then mev-NNNNNN
@@ -115,7 +118,8 @@ class _Run:
     request: dict[str, Any]
     created: float = dataclasses.field(default_factory=time.monotonic)
     created_wall: float = dataclasses.field(default_factory=time.time)
-    duration: float = 0.3  # real seconds from its create to its end
+    duration: float = 0.3  # real seconds from its create (or being watched) to its end
+    watched: float | None = None  # when its event stream was first opened
     cancelled_at: float | None = None  # when its cancel takes (or took) effect
     reports: int = 0  # GETs and status events so far (credits_sequence)
     gets_after_end: int = 0  # GETs after completion (flap_gets)
@@ -194,7 +198,12 @@ class HostileServer:
         if run.cancelled_at is not None:
             # A cancel stops the run at its next checkpoint: until then it runs.
             return "cancelled" if time.monotonic() >= run.cancelled_at else "running"
-        if time.monotonic() - run.created >= run.duration:
+        started = run.created
+        if self.scenario.runs_until_watched:
+            if run.watched is None:
+                return "running"
+            started = run.watched
+        if time.monotonic() - started >= run.duration:
             return "failed" if self.scenario.fail_runs else "completed"
         return "running"
 
@@ -905,6 +914,8 @@ class _Handler(BaseHTTPRequestHandler):
         if hostile.scenario.no_stream:
             return self._json(503, {"detail": "event streams are unavailable"})
         last = last[0] if isinstance(last, list) else last
+        with hostile.lock:
+            run.watched = run.watched or time.monotonic()
         self.event_id = int(last) if last and last.isdigit() else 0
         self._start(200, "text/event-stream", None, {"Cache-Control": "no-cache"})
         pages, quiet = -1, 0.0

@@ -34,7 +34,9 @@ def test_a_run_completed_at_its_first_look_is_read_once(tmp_path: Path) -> None:
 def test_a_run_still_going_at_its_first_look_is_read_from_its_terminal_event(
     tmp_path: Path,
 ) -> None:
-    with HostileServer(KEY, Scenario(run_s=0.5)) as server:
+    # Running until the stream opens: the first look cannot find it over,
+    # however long the step takes to make it.
+    with HostileServer(KEY, Scenario(run_s=0.2, runs_until_watched=True)) as server:
         result = materialize([findall_assets()], resources=resources(server, tmp_path))
         assert result.success
         [run_id] = server.run_ids
