@@ -13,10 +13,18 @@ from dagster import DagsterInstance
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[DagsterInstance]:
     """A real instance on disk (SQLite storage in a temporary DAGSTER_HOME), as
-    re-executions and run-tag lookups need; telemetry off."""
+    re-executions and run-tag lookups need; telemetry off, and no compute-log
+    capture: it redirects the process's stdout and stderr through ``tail -F``
+    processes, and a run in a background thread of a loaded test worker
+    stalled on them (no test reads compute logs)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "compute_logs:\n"
+        "  module: dagster._core.storage.noop_compute_log_manager\n"
+        "  class: NoOpComputeLogManager\n"
+    )
     with DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
