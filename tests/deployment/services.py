@@ -253,8 +253,18 @@ class Postgres:
         """A new, empty database (one per test: no test sees another's runs)."""
         self._databases += 1
         name = f"dagster_{self._databases}"
-        run_checked([postgres_binary("createdb"), *self._connection(), name])
-        return name
+        argv = [postgres_binary("createdb"), *self._connection(), name]
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                run_checked(argv)
+                return name
+            except ServiceError as exc:
+                # A test that kills a worker can take a backend with it: the
+                # server then restarts and recovers, refusing connections a while.
+                if "not yet accepting connections" not in str(exc) or (time.monotonic() > deadline):
+                    raise
+                time.sleep(POLL_S)
 
     def stop(self) -> None:
         if self.process is not None:
