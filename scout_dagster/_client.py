@@ -51,7 +51,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._monitor_calls import MonitorCalls
 
-__all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth", "run_segment"]
+__all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
 
 log = logging.getLogger("scout_dagster.client")
 

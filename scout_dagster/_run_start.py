@@ -8,12 +8,12 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ._client import run_segment
 from ._deadline import Deadline, within
 from ._errors import RunFailed, RunTerminated, ScoutDeadlineError, ScoutError, ScoutNotFoundError
 from ._follow_result import FollowResult
 from ._follow_settings import FollowSettings, was_terminated
 from ._models import FindAllRun, RunState, SearchRun
+from ._request_path import run_segment
 from ._retry import is_retryable
 from ._run_canceller import RunCanceller
 from ._run_endings import RunEndings

@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["materialize_findall", "materialize_search"]
 
-#: The body reader by the name tests/dagster/test_assets.py imports it by.
-_read_run_body = read_run_body
 #: A Dagster run someone asked to terminate is CANCELING until its steps end.
 _TERMINATING = frozenset({DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED})
 #: Runs a Dagster run remembers having cancelled (a tag value stays short).

@@ -423,13 +423,13 @@ def test_a_downstream_asset_gets_the_report_as_text(
 
 def test_the_final_body_must_be_the_run_asked_for_and_readable() -> None:
     from scout_dagster import ScoutRunBodyError
-    from scout_dagster._dagster._execution import _read_run_body
+    from scout_dagster._findall_read import read_run_body
 
     columns = entity_columns(FindAllRequest(QUERY, output_schema=SCHEMA))
     with pytest.raises(
         ScoutRunBodyError, match="FindAll run fa-1: its body cannot be read: entities is a JSON int"
     ):
-        _read_run_body(b'{"findall_id": "fa-1", "entities": 5}', "fa-1", columns)
+        read_run_body(b'{"findall_id": "fa-1", "entities": 5}', "fa-1", columns)
     with pytest.raises(ValueError, match="the body is run fa-2, not fa-1"):
-        _read_run_body(b'{"findall_id": "fa-2", "entities": []}', "fa-1", columns)
-    assert _read_run_body(b'{"findall_id": "fa-1"}', "fa-1", columns).facts.run_id == "fa-1"
+        read_run_body(b'{"findall_id": "fa-2", "entities": []}', "fa-1", columns)
+    assert read_run_body(b'{"findall_id": "fa-1"}', "fa-1", columns).facts.run_id == "fa-1"
