@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -276,7 +277,12 @@ class ScoutClient(RequestPath):
         )
 
     def stream_findall_events(
-        self, findall_id: str, *, last_event_id: str | None = None, entities: bool = True
+        self,
+        findall_id: str,
+        *,
+        last_event_id: str | None = None,
+        entities: bool = True,
+        stop: threading.Event | None = None,
     ) -> Iterator[FindAllEvent]:
         """``GET …/events``: the run's events until its terminal status.
 
@@ -288,12 +294,13 @@ class ScoutClient(RequestPath):
         ``get_findall_run(..., entities=False)`` gives them, and so does the
         event's ``raw`` payload; the terminal event of a completed run keeps
         the run object's bytes as ``body`` (a reader of them need not
-        download the run again).
+        download the run again). ``stop``, set by another thread, ends the
+        stream at its next event or dropped connection, without resuming it.
         """
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}/events"
         decode = decode_event if entities else decode_event_without_entities
         for payload, sse_id in self._iter_payloads(
-            path, FINDALL_EVENT_TYPES, last_event_id, decode
+            path, FINDALL_EVENT_TYPES, last_event_id, decode, stop
         ):
             body = payload.pop(BODY_KEY, None)
             event = FindAllEvent.from_payload(payload, sse_id)
@@ -361,11 +368,18 @@ class ScoutClient(RequestPath):
         )
 
     def stream_search_events(
-        self, search_id: str, *, last_event_id: str | None = None
+        self,
+        search_id: str,
+        *,
+        last_event_id: str | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[SearchEvent]:
-        """``GET /v1/searches/{search_id}/events``: progress, then the terminal event."""
+        """``GET /v1/searches/{search_id}/events``: progress, then the terminal
+        event; ``stop`` as :meth:`stream_findall_events` takes it."""
         path = f"/v1/searches/{run_segment(search_id)}/events"
-        for payload, sse_id in self._iter_payloads(path, SEARCH_EVENT_TYPES, last_event_id):
+        for payload, sse_id in self._iter_payloads(
+            path, SEARCH_EVENT_TYPES, last_event_id, stop=stop
+        ):
             event = SearchEvent.from_payload(payload, sse_id)
             yield event
             if event.is_terminal:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import threading
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -178,14 +179,22 @@ class MonitorCalls:
             after = page.last_id
 
     def stream_events(
-        self, monitor_id: str, *, last_event_id: str | None = None
+        self,
+        monitor_id: str,
+        *,
+        last_event_id: str | None = None,
+        stop: threading.Event | None = None,
     ) -> Generator[MonitorEvent, None, None]:
         """``GET …/events`` as a stream (SSE): events as they happen, after
         ``last_event_id``, resumed across dropped connections. It does not end
-        while the monitor exists: stop iterating when you have what you need."""
+        while the monitor exists: stop iterating when you have what you need,
+        or set ``stop`` from another thread (it ends at the next event or
+        dropped connection, without resuming)."""
         client = self._client
         path = self._path(monitor_id, "events")
-        for payload, sse_id in client._iter_payloads(path, MONITOR_EVENT_TYPES, last_event_id):
+        for payload, sse_id in client._iter_payloads(
+            path, MONITOR_EVENT_TYPES, last_event_id, stop=stop
+        ):
             if sse_id is not None:
                 payload.setdefault("event_id", sse_id)
             yield client._parse(MonitorEvent, payload, "GET", path)

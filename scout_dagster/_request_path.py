@@ -253,9 +253,11 @@ class RequestPath:
         known_types: frozenset[str],
         last_event_id: str | None,
         decode: Callable[[str, str | None], Any] | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[tuple[dict[str, Any], str | None]]:
         """Decoded ``data`` objects of known event types, with their SSE ids
-        (:func:`~scout_dagster._run_events.event_payloads`)."""
+        (:func:`~scout_dagster._run_events.event_payloads`); ``stop`` as
+        :func:`~scout_dagster._sse.iter_sse_resuming` takes it."""
         decode = decode or decode_event
         events = iter_sse_resuming(
             self._http,
@@ -265,6 +267,7 @@ class RequestPath:
             redact=self._redact,
             last_event_id=last_event_id,
             log=self.log,
+            stop=stop,
         )
         try:
             yield from event_payloads(events, path, known_types, decode, self._redact, self.log)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -38,7 +39,8 @@ class RunKind(Generic[RunT, EventT]):
     #: reader of them (FindAll): a run found completed is not downloaded again.
     look: Callable[[ScoutClient, str], tuple[RunT, bytes | None]]
     cancel: Callable[[ScoutClient, str], RunT]
-    events: Callable[[ScoutClient, str, str | None], Iterator[EventT]]
+    #: The run's event stream (client, run id, last event id, stop).
+    events: Callable[[ScoutClient, str, str | None, threading.Event], Iterator[EventT]]
     #: Search keeps what it gathered when cancelled; FindAll discards it.
     keeps_partial_on_cancel: bool
     #: The cancel's path, for a person to send by hand when ours failed.
@@ -52,8 +54,8 @@ FINDALL: RunKind[FindAllRun, FindAllEvent] = RunKind(
     get=lambda client, run_id: client.get_findall_run(run_id, entities=False),
     look=lambda client, run_id: client.get_findall_run_raw(run_id),
     cancel=lambda client, run_id: client.cancel_findall_run(run_id),
-    events=lambda client, run_id, last: client.stream_findall_events(
-        run_id, last_event_id=last, entities=False
+    events=lambda client, run_id, last, stop: client.stream_findall_events(
+        run_id, last_event_id=last, entities=False, stop=stop
     ),
     keeps_partial_on_cancel=False,
     cancel_path="/v1/findall/runs/{run_id}/cancel",
@@ -63,7 +65,9 @@ SEARCH: RunKind[SearchRun, SearchEvent] = RunKind(
     get=lambda client, run_id: client.get_search_run(run_id),
     look=lambda client, run_id: (client.get_search_run(run_id), None),
     cancel=lambda client, run_id: client.cancel_search_run(run_id),
-    events=lambda client, run_id, last: client.stream_search_events(run_id, last_event_id=last),
+    events=lambda client, run_id, last, stop: client.stream_search_events(
+        run_id, last_event_id=last, stop=stop
+    ),
     keeps_partial_on_cancel=True,
     cancel_path="/v1/searches/{run_id}/cancel",
 )

@@ -83,7 +83,7 @@ class RunWait(Generic[RunT, EventT]):
         """(True, terminal run if the event carried it) when the stream showed the
         run's end; (False, None) to fall back to polling."""
         kind, run_id, deadline, tracker = self.kind, self.run_id, self.deadline, self.tracker
-        pump = StreamPump(lambda: kind.events(self._settings.client, run_id, None))
+        pump = StreamPump(lambda stop: kind.events(self._settings.client, run_id, None, stop))
         pump.start()
         try:
             while True:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ def iter_sse_resuming(
     last_event_id: str | None = None,
     params: Mapping[str, Any] | None = None,
     log: logging.Logger = log,
+    stop: threading.Event | None = None,
 ) -> Generator[ServerSentEvent, None, None]:
     """Yield the events of ``GET path`` forever, resuming after every drop.
 
@@ -46,6 +48,10 @@ def iter_sse_resuming(
     server simply kept closing the stream) and the caller can fall back to
     reading the run. Errors that no retry can fix (401, 404, ...) are raised
     at once.
+
+    ``stop``, set by another thread, ends the stream quietly: at its next
+    event, or when its connection next fails (closing the client does that),
+    it is not resumed, and nothing more is logged.
     """
     rng = random.Random()
     fruitless = 0
@@ -72,6 +78,8 @@ def iter_sse_resuming(
                             last_event_id = event.id
                         progressed = True
                         fruitless = 0
+                        if stop is not None and stop.is_set():
+                            return
                         yield event
                 except SSEError as exc:
                     raise ScoutDecodeError(str(exc), method="GET", path=path) from None
@@ -85,6 +93,8 @@ def iter_sse_resuming(
         else:
             retry_after = None
 
+        if stop is not None and stop.is_set():
+            return  # whoever stopped it has gone: no resuming, no log line
         if not progressed:
             fruitless += 1
         if fruitless >= policy.max_attempts:
