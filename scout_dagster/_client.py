@@ -41,6 +41,7 @@ from ._models import FindAllRun, SearchRun
 from ._request_path import RequestPath, _BearerAuth, run_segment
 from ._requests import FindAllGenerator, FindAllRequest, SearchDepth, SearchRequest, coerce_request
 from ._run_bodies import (
+    BodySink,
     checked_run_body,
     decode_run_bytes,
     decode_run_head,
@@ -57,6 +58,7 @@ __all__ = ["FindAllGenerator", "ScoutClient", "SearchDepth"]
 log = logging.getLogger("scout_dagster.client")
 
 _Checked = TypeVar("_Checked")
+_Read = TypeVar("_Read")
 
 #: Per request, in seconds. Reads get 30 s because event streams send a
 #: keep-alive well within that; connecting should never take more than 10 s.
@@ -232,6 +234,19 @@ class ScoutClient(RequestPath):
         """
         path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
         result: tuple[_Checked, bytes] = self._request("GET", path, decode=checked_run_body(check))
+        return result
+
+    def read_findall_run(self, findall_id: str, sink: Callable[[], BodySink[_Read]]) -> _Read:
+        """``GET /v1/findall/runs/{findall_id}``, its body read as it downloads.
+
+        Each attempt hands the body, the key redacted, chunk by chunk to a
+        new ``sink()`` (say, a :class:`~scout_dagster.tables.findall.FindAllBodyReader`)
+        and returns what it finishes as; the body is never held whole. A
+        ``ValueError`` of its ``finish`` is retried like a dropped connection;
+        any other error is raised as it is, at once.
+        """
+        path = f"{FINDALL_PREFIX}/runs/{run_segment(findall_id)}"
+        result: _Read = self._request("GET", path, sink=sink)
         return result
 
     def cancel_findall_run(

@@ -2,22 +2,58 @@
 into its facts and tables (:mod:`.tables.findall`), and the run's state and
 figures taken from it.
 
-The FindAll data path runs one way through it: the client returns the body's
-bytes; the follower hands them to :func:`look_reader` (its first look at a
-completed run) or keeps them (a terminal event's); the Dagster layer takes
-the tables with :func:`body_followed`, or reads a final body with
-:func:`read_run_body`, and hands them to the IO manager. No Dagster here.
+The FindAll data path runs one way through it: :func:`fetch_run_body` has the
+client download the body into a reader of it, parsed as it arrives; the
+follower calls it through :func:`look_reader` (its first look at a completed
+run), or keeps a terminal event's bytes; the Dagster layer takes the tables
+with :func:`body_followed`, or reads a final body with :func:`fetch_run_body`,
+and hands them to the IO manager. No Dagster here.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._client import ScoutClient
 from ._errors import ScoutRunBodyError
 from ._follower import FollowResult
 from ._models import FindAllRun, RunState, RunStatus
-from .tables.findall import FindAllBody, read_findall
+from .tables.findall import FindAllBody, FindAllBodyReader, read_findall
+from .tables.schemas import EntityColumn
 
-__all__ = ["body_followed", "look_reader", "read_run_body", "with_body_status"]
+__all__ = ["body_followed", "fetch_run_body", "look_reader", "read_run_body", "with_body_status"]
+
+
+def fetch_run_body(
+    client: ScoutClient, run_id: str, columns: Sequence[EntityColumn]
+) -> FindAllBody:
+    """The run's body, downloaded once and parsed as it arrives (never held
+    whole), retried as the client retries; a body that is not this run's is
+    read again. A body the fast read cannot take is downloaded again and
+    read whole (:func:`read_run_body`), which decides."""
+    body = client.read_findall_run(run_id, lambda: _RunBodyReader(run_id, columns))
+    if body is not None:
+        return body
+    whole, _ = client.get_findall_run_body(
+        run_id, check=lambda raw: read_run_body(raw, run_id, columns)
+    )
+    return whole
+
+
+class _RunBodyReader(FindAllBodyReader):
+    """A FindAll body reader whose body must be the run asked for."""
+
+    def __init__(self, run_id: str, columns: Sequence[EntityColumn]) -> None:
+        super().__init__(columns)
+        self._run_id = run_id
+
+    def finish(self) -> FindAllBody | None:
+        try:
+            body = super().finish()
+        except ScoutRunBodyError as exc:
+            raise ScoutRunBodyError(exc.detail, run_id=self._run_id) from None
+        if body is not None and body.facts.run_id != self._run_id:
+            raise ValueError(f"the body is run {body.facts.run_id}, not {self._run_id}")
+        return body
 
 
 def read_run_body(raw: bytes, run_id: str, columns: Any) -> FindAllBody:
@@ -49,12 +85,14 @@ def body_followed(
     return taken if taken.facts.state is RunState.COMPLETED else None
 
 
-def look_reader(columns: Any) -> Callable[[str, bytes], tuple[FindAllRun, FindAllBody]]:
+def look_reader(
+    columns: Sequence[EntityColumn],
+) -> Callable[[ScoutClient, str], tuple[FindAllRun, FindAllBody]]:
     """A look at a FindAll run that reads its body once, as tables: the state
-    the follower needs and the tables come from one parse."""
+    the follower needs and the tables come from one download and one parse."""
 
-    def read(run_id: str, raw: bytes) -> tuple[FindAllRun, FindAllBody]:
-        body = read_run_body(raw, run_id, columns)
+    def read(client: ScoutClient, run_id: str) -> tuple[FindAllRun, FindAllBody]:
+        body = fetch_run_body(client, run_id, columns)
         facts = body.facts
         run = FindAllRun.model_validate(
             {"findall_id": facts.run_id, "error": facts.error, "createdAt": facts.created_at}

@@ -38,7 +38,7 @@ class FollowSettings(Protocol):
     cancel_on_termination: bool
     on_progress: Callable[[RunProgress], None] | None
     on_cancelled: Callable[[str], None] | None
-    read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None
+    read_findall_look: Callable[[ScoutClient, str], tuple[FindAllRun, Any]] | None
     _clock: Callable[[], float]
     _sleep: Callable[[float], None]
 

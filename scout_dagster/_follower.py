@@ -99,12 +99,12 @@ class RunFollower:
             re-execution to adopt.
         on_progress: called with :class:`RunProgress` at most every
             ``progress_interval_s`` and on every state change.
-        read_findall_look: reads a FindAll run's body as the caller needs it
-            (its tables), giving the run it says and what was read:
-            ``(run_id, body bytes) -> (FindAllRun, read)``. When given, a
-            look at a FindAll run parses its body once, with this: a run found
+        read_findall_look: downloads and reads a FindAll run's body as the
+            caller needs it (its tables), giving the run it says and what was
+            read: ``(client, run_id) -> (FindAllRun, read)``. When given, a
+            look at a FindAll run reads its body once, with this: a run found
             completed hands ``read`` over in :meth:`FollowResult.take_body`.
-            Any error of it, and the look parses the run's head instead.
+            Any error of it, and the look reads the run's head instead.
         on_cancelled: called with the id of every run this follower cancelled,
             so a later attempt can pass it in ``dead_runs`` (a cancel takes
             effect at the run's next checkpoint, and meanwhile it looks alive).
@@ -128,7 +128,7 @@ class RunFollower:
         cancel_on_termination: bool = True,
         on_progress: Callable[[RunProgress], None] | None = None,
         on_cancelled: Callable[[str], None] | None = None,
-        read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None = None,
+        read_findall_look: Callable[[ScoutClient, str], tuple[FindAllRun, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -33,8 +33,10 @@ from ._http import (
 from ._models import FindAllRun, SearchRun
 from ._monitors import Monitor, MonitorEvent
 from ._retry import call_with_retries
+from ._run_bodies import BodySink, finished_body
 from ._run_events import decode_event, event_payloads
 from ._sse import iter_sse_resuming
+from ._text import RedactedFeed
 
 __all__ = ["RequestPath", "page_items", "run_segment"]
 
@@ -109,12 +111,17 @@ class RequestPath:
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         decode: Callable[[str, str, httpx.Response, Redactor], Any] = decode_json,
+        sink: Callable[[], BodySink[Any]] | None = None,
     ) -> Any:
         """Send one logical request (retried per policy) and return ``decode`` of
         the response (by default its JSON, the key redacted from it; a body
         that fails to decode is retried like a dropped connection). Inside a
         deadline scope (``_deadline.within``) every attempt and every wait
-        ends by the deadline."""
+        ends by the deadline.
+
+        With ``sink``, each attempt's success body goes to a new ``sink()`` as
+        it downloads, the key redacted, and what it finishes as is returned
+        (its ``ValueError`` retried); the body is never held whole."""
         headers: dict[str, str] = {}
         if method != "GET":
             # One key for every attempt, so a retry after a lost response is
@@ -125,13 +132,21 @@ class RequestPath:
             headers["Content-Type"] = "application/json"
 
         def attempt() -> Any:
-            with (
-                translate_transport_errors(method, path, self._redact),
-                slow_answer_notice(self.log, f"{method} {path}", self._timeout.read),
-            ):
-                response = self._send(method, path, content, params, headers)
-            raise_for_status(method, path, response, self._redact)
-            return decode(method, path, response, self._redact)
+            reader = sink() if sink is not None else None
+            try:
+                feed = self._redact.feeding(reader) if reader is not None else None
+                with (
+                    translate_transport_errors(method, path, self._redact),
+                    slow_answer_notice(self.log, f"{method} {path}", self._timeout.read),
+                ):
+                    response = self._send(method, path, content, params, headers, feed)
+                raise_for_status(method, path, response, self._redact)
+                if reader is not None:
+                    return finished_body(method, path, response, reader)
+                return decode(method, path, response, self._redact)
+            finally:
+                if reader is not None:
+                    reader.close()
 
         return call_with_retries(
             attempt,
@@ -148,13 +163,24 @@ class RequestPath:
         content: bytes | None,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str],
+        feed: RedactedFeed | None = None,
     ) -> httpx.Response:
-        """One attempt, its body read whole. Within a deadline it runs on a
-        thread of its own, so the deadline can abandon it mid-body (httpx's
-        timeouts are per read: a body that trickles never times out)."""
+        """One attempt, its body read whole, or a success body into ``feed``.
+        Within a deadline it runs on a thread of its own, so the deadline can
+        abandon it mid-body (httpx's timeouts are per read: a body that
+        trickles never times out)."""
         deadline = current_deadline()
         if deadline is None:
-            return self._http.request(method, path, content=content, params=params, headers=headers)
+            if feed is None:
+                return self._http.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+            with self._http.stream(
+                method, path, content=content, params=params, headers=headers
+            ) as streamed:
+                received = _received(streamed, feed, None)
+            assert received is not None  # never abandoned
+            return received
         remaining = deadline.remaining()
         if remaining <= 0:
             raise ScoutDeadlineError(
@@ -173,21 +199,9 @@ class RequestPath:
                     headers=headers,
                     timeout=_within(self._timeout, remaining),
                 ) as response:
-                    chunks: list[bytes] = []
-                    for chunk in response.iter_raw():
-                        if abandoned.is_set():
-                            return  # leaving the block closes the connection
-                        chunks.append(chunk)
-                # Raw bytes and the original headers: the copy decodes any
-                # Content-Encoding itself, once.
-                outcome.append(
-                    httpx.Response(
-                        response.status_code,
-                        headers=response.headers,
-                        content=b"".join(chunks),  # as httpx's own read() joins them
-                        request=response.request,
-                    )
-                )
+                    received = _received(response, feed, abandoned)
+                if received is not None:  # else abandoned: leaving the block closed it
+                    outcome.append(received)
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
 
@@ -298,6 +312,33 @@ def page_items(payload: Any, path: str) -> list[Any]:
         f"list response is neither an array nor an object with one of {_PAGE_KEYS}",
         method="GET",
         path=path,
+    )
+
+
+def _received(
+    response: httpx.Response, feed: RedactedFeed | None, abandoned: threading.Event | None
+) -> httpx.Response | None:
+    """A streamed response read to its end: a success body into ``feed`` (the
+    answer then has no body), any other body whole. None once ``abandoned``."""
+    if feed is not None and response.is_success:
+        for chunk in response.iter_bytes():
+            if abandoned is not None and abandoned.is_set():
+                return None
+            feed.feed(chunk)
+        feed.flush()
+        return httpx.Response(response.status_code, request=response.request)
+    chunks: list[bytes] = []
+    for chunk in response.iter_raw():
+        if abandoned is not None and abandoned.is_set():
+            return None
+        chunks.append(chunk)
+    # Raw bytes and the original headers: the copy decodes any
+    # Content-Encoding itself, once.
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=b"".join(chunks),  # as httpx's own read() joins them
+        request=response.request,
     )
 
 

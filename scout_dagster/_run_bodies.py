@@ -4,12 +4,14 @@ A run of a million entities is a ~200 MB body: these decoders (given to
 ``RequestPath._request``) read what a caller needs without building its
 entities as Python objects: the run's head alone, its bytes with the key
 redacted, both from one download, or bytes checked by the caller's reader.
+A :class:`BodySink` takes the body as it downloads instead, so the body is
+never held whole (``Redactor.feeding`` redacts the key on the way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -17,9 +19,46 @@ from ._errors import ScoutDecodeError
 from ._http import Redactor, decode_json
 from ._models import findall_run_head
 
-__all__ = ["checked_run_body", "decode_run_bytes", "decode_run_head", "decode_run_head_and_bytes"]
+__all__ = [
+    "BodySink",
+    "checked_run_body",
+    "decode_run_bytes",
+    "decode_run_head",
+    "decode_run_head_and_bytes",
+    "finished_body",
+]
 
 _Checked = TypeVar("_Checked")
+_Read = TypeVar("_Read", covariant=True)
+
+
+class BodySink(Protocol[_Read]):
+    """A reader of a response body as it downloads, one per attempt."""
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        """The next bytes of the body (the key already redacted)."""
+
+    def finish(self) -> _Read:
+        """What the whole body read as; ``ValueError`` when it is not the
+        JSON expected (read again, like a dropped connection)."""
+
+    def close(self) -> None:
+        """Let go of whatever it holds (called after every attempt)."""
+
+
+def finished_body(
+    method: str, path: str, response: httpx.Response, sink: BodySink[_Checked]
+) -> _Checked:
+    """The sink's reading of the whole body; a ``ValueError`` of it is a
+    ScoutDecodeError (retried like a dropped connection)."""
+    try:
+        return sink.finish()
+    except ValueError as exc:
+        raise ScoutDecodeError(
+            f"response {response.status_code} is not the run object expected ({exc})",
+            method=method,
+            path=path,
+        ) from None
 
 
 def decode_run_head(method: str, path: str, response: httpx.Response, redact: Redactor) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._client import ScoutClient
+from ._errors import ScoutError, ScoutRunBodyError
 from ._events import FindAllEvent, SearchEvent
 from ._models import FindAllRun, RunState, SearchRun
 
@@ -80,9 +81,13 @@ def look_with_body(
     reader = settings.read_findall_look
     if kind is not FINDALL or reader is None:
         return kind.look(settings.client, run_id)
-    raw = settings.client.get_findall_run_bytes(run_id)
     try:
-        return reader(run_id, raw)  # type: ignore[return-value]
+        return reader(settings.client, run_id)  # type: ignore[return-value]
+    except ScoutRunBodyError as exc:
+        why: Exception = exc
+    except ScoutError:
+        raise  # the call itself failed (after its retries): not a reading to work around
     except Exception as exc:
-        log.info("reading FindAll run %s's body as tables failed (%s); its head", run_id, exc)
+        why = exc
+    log.info("reading FindAll run %s's body as tables failed (%s); its head", run_id, why)
     return kind.look(settings.client, run_id)

@@ -7,9 +7,9 @@ loaded, and a definition should not pay for importing an HTTP client.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["SERVER_TEXT_CHARS", "Redactor", "truncate"]
+__all__ = ["SERVER_TEXT_CHARS", "RedactedFeed", "Redactor", "truncate"]
 
 #: The most of any server text (a message, a run's ``error``, a decoded
 #: ``detail``) kept in an exception, a log line or metadata: a server that
@@ -22,6 +22,37 @@ def truncate(text: str, limit: int = SERVER_TEXT_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+class _Sink(Protocol):
+    def feed(self, chunk: bytes | memoryview) -> None: ...
+
+
+class RedactedFeed:
+    """Feeds a sink with the key replaced in the body, across chunk boundaries:
+    the last bytes of each chunk wait for the next, in case the key starts there."""
+
+    def __init__(self, secret: bytes, sink: _Sink) -> None:
+        self._secret = secret
+        self._sink = sink
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._secret:
+            self._sink.feed(chunk)
+            return
+        data = self._tail + chunk
+        if self._secret in data:
+            data = data.replace(self._secret, b"***")
+        keep = min(len(self._secret) - 1, len(data))
+        self._tail = data[len(data) - keep :]
+        self._sink.feed(memoryview(data)[: len(data) - keep])
+
+    def flush(self) -> None:
+        """The body has ended: what waited goes to the sink."""
+        if self._tail:
+            self._sink.feed(self._tail)
+            self._tail = b""
 
 
 class Redactor:
@@ -42,6 +73,10 @@ class Redactor:
         if self._secret_bytes and self._secret_bytes in data:
             return data.replace(self._secret_bytes, b"***")
         return data
+
+    def feeding(self, sink: _Sink) -> RedactedFeed:
+        """A feed of ``sink`` that redacts what passes (a body read as it downloads)."""
+        return RedactedFeed(self._secret_bytes, sink)
 
     def loads(self, data: bytes | str) -> Any:
         """JSON, the secret redacted from it: in the text, and once decoded when

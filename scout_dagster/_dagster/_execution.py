@@ -30,8 +30,9 @@ from dagster import (
     Output,
 )
 
+from .._client import ScoutClient
 from .._errors import RunFailed, RunTerminated, ScoutError
-from .._findall_read import body_followed, look_reader, read_run_body, with_body_status
+from .._findall_read import body_followed, fetch_run_body, look_reader, with_body_status
 from .._follower import FollowResult, RunFollower, RunProgress
 from .._models import FindAllRun, SearchRun
 from .._report import report_for_display
@@ -66,7 +67,7 @@ class _Execution(RunOutputs):
         layout: ScoutAssetLayout,
         *,
         unit: str,
-        read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None = None,
+        read_findall_look: Callable[[ScoutClient, str], tuple[FindAllRun, Any]] | None = None,
     ) -> None:
         self.context = context
         self.layout = layout
@@ -89,7 +90,7 @@ class _Execution(RunOutputs):
         credit_budget: int | None,
         *,
         use_stream: bool = True,
-        read_findall_look: Callable[[str, bytes], tuple[FindAllRun, Any]] | None = None,
+        read_findall_look: Callable[[ScoutClient, str], tuple[FindAllRun, Any]] | None = None,
     ) -> RunFollower:
         """A follower with this execution's termination watch, progress log and
         cancel bookkeeping."""
@@ -296,17 +297,14 @@ def materialize_findall(
     try:
         rendered = execution.render(request)
         result: FollowResult[FindAllRun] = execution.follow(rendered)
-        # The body is read from its bytes by pyarrow, facts and tables in
+        # The body is read by pyarrow as it downloads, facts and tables in
         # one parse: a run of a million entities does not become a million
-        # Python dicts here (unless it does not fit the declared types).
-        # The bytes themselves are not kept. Its own state must say
-        # completed, whatever the events said.
+        # Python dicts here (unless it does not fit the declared types), nor
+        # a 200 MB body held whole. Its own state must say completed,
+        # whatever the events said.
         run_id = result.run.findall_id
         body = body_followed(result, run_id, columns) or execution.follower.read_final(
-            result,
-            lambda: execution.client.get_findall_run_body(
-                run_id, check=lambda raw: read_run_body(raw, run_id, columns)
-            )[0],
+            result, lambda: fetch_run_body(execution.client, run_id, columns)
         )
     except (ScoutError, ValueError) as exc:
         execution.record_paid_failure(exc)

@@ -50,7 +50,7 @@ from .._errors import (
     ScoutDeadlineError,
     ScoutError,
 )
-from .._findall_read import read_run_body, with_body_status
+from .._findall_read import fetch_run_body, with_body_status
 from .._follower import FINDALL, FollowResult
 from .._models import FindAllRun, RunState
 from .._text import truncate
@@ -222,9 +222,7 @@ class _PhaseExecution(_Execution):
 
         def read() -> _Read:
             head = self.client.get_findall_run(run_id, entities=False)
-            body = self.client.get_findall_run_body(
-                run_id, check=lambda raw: read_run_body(raw, run_id, columns)
-            )[0]
+            body = fetch_run_body(self.client, run_id, columns)
             lacking = self._lacking(head, body, plan)
             done = body.state is not RunState.COMPLETED or not lacking
             last[:] = [_Read(head, body, body.state if done else RunState.RUNNING, lacking)]

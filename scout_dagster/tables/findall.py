@@ -1,8 +1,9 @@
 """A finished FindAll run body, read once, into its facts and its two tables.
 
 FindAll payloads can be large (a million entities is a ~200 MB response), so
-a run body is read once (:func:`read_findall`), from its bytes, by pyarrow's
-JSON reader against an explicit schema: the entities and the candidates in
+a run body is read once, by pyarrow's JSON reader against an explicit
+schema, from its bytes (:func:`read_findall`) or as it downloads
+(:class:`FindAllBodyReader`, which never holds the whole body): the entities and the candidates in
 pieces on every core, entity ids and citation rows derived on the same
 threads (see :mod:`.json_reader`), the run's facts beside them. A payload
 that does not fit that schema (a number where the field is text, a nested
@@ -28,14 +29,16 @@ import pyarrow.compute as pc
 
 from .._errors import ScoutRunBodyError
 from .._models import RunState
+from . import json_reader
 from .findall_exact import CANDIDATE_STRUCT, entity_struct, exact_arrays, text
 from .ids import entity_ids_for
-from .json_reader import read_arrays
+from .json_reader import ArraysDocument, ArraysReader, read_arrays
 from .provenance import Provenance, with_provenance
 from .schemas import CITATIONS_SCHEMA, EntityColumn, entities_schema
 
 __all__ = [
     "FindAllBody",
+    "FindAllBodyReader",
     "FindAllFacts",
     "FindAllTables",
     "ReadPath",
@@ -131,6 +134,52 @@ def read_findall(
     return read_findall_exact(decoded, columns)
 
 
+class FindAllBodyReader:
+    """A finished FindAll run body read as it downloads, as :func:`read_findall`
+    reads its bytes: the entities and candidates parsed in pieces while the
+    rest arrives (:class:`~.json_reader.ArraysReader`), so the body is never
+    held whole. A body smaller than ``json_reader.SPLIT_MIN_BYTES``, or read
+    with JSON columns, is gathered and read by :func:`read_findall`.
+
+    :meth:`finish` gives None when the body did not fit the fast read
+    (values of other types, a cut that did not parse): the body is gone by
+    then, and it must be read again, whole, by :func:`read_findall`, which
+    decides. Its errors are :func:`read_findall`'s.
+    """
+
+    def __init__(self, columns: Sequence[EntityColumn]) -> None:
+        self._columns = tuple(columns)
+        self._native = all(c.kind != "json" for c in self._columns)
+        self._gathered: list[bytes | memoryview] = []
+        self._size = 0
+        self._reader: ArraysReader | None = None
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        if self._reader is not None:
+            self._reader.feed(chunk)
+            return
+        self._gathered.append(chunk)
+        self._size += len(chunk)
+        if self._native and self._size >= json_reader.SPLIT_MIN_BYTES:
+            # The contract's rich status first, then a plain string, as
+            # read_findall tries them.
+            first, *others = [_native_schema(self._columns, s) for s in _STATUS_TYPES]
+            self._reader = ArraysReader(first, _transforms(self._columns), also=others)
+            self._reader.feed(b"".join(self._gathered))
+            self._gathered.clear()
+
+    def finish(self) -> FindAllBody | None:
+        if self._reader is None:
+            return read_findall(b"".join(self._gathered), self._columns)
+        document = self._reader.finish()
+        return None if document is None else _native_body(document, self._columns)
+
+    def close(self) -> None:
+        self._gathered.clear()
+        if self._reader is not None:
+            self._reader.close()
+
+
 def read_findall_exact(run: Mapping[str, Any], columns: Sequence[EntityColumn]) -> FindAllBody:
     """A decoded FindAll run object read by the exact path: every value
     coerced on its own (see :mod:`.findall_exact`)."""
@@ -176,7 +225,12 @@ _STATUS_TYPES = (
 def _read_native(
     raw: bytes, columns: tuple[EntityColumn, ...], status_type: pa.DataType
 ) -> FindAllBody:
-    schema = pa.schema(
+    schema = _native_schema(columns, status_type)
+    return _native_body(read_arrays(raw, schema, _transforms(columns)), columns)
+
+
+def _native_schema(columns: tuple[EntityColumn, ...], status_type: pa.DataType) -> pa.Schema:
+    return pa.schema(
         [
             ("entities", pa.list_(entity_struct(columns))),
             ("candidates", pa.list_(CANDIDATE_STRUCT)),
@@ -184,13 +238,15 @@ def _read_native(
             ("status", status_type),
         ]
     )
+
+
+def _transforms(columns: tuple[EntityColumn, ...]) -> dict[str, json_reader.Transform]:
     # Entity ids and citation rows are derived on the threads that parse
     # each piece of the two arrays.
-    document = read_arrays(
-        raw,
-        schema,
-        {"entities": lambda items: _identified(items, columns), "candidates": _citation_rows},
-    )
+    return {"entities": lambda items: _identified(items, columns), "candidates": _citation_rows}
+
+
+def _native_body(document: ArraysDocument, columns: tuple[EntityColumn, ...]) -> FindAllBody:
     return FindAllBody(
         facts=_facts(document.fields.to_pylist()[0]),
         columns=columns,

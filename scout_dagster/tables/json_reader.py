@@ -1,15 +1,19 @@
-"""Large JSON responses read straight into Arrow. No HTTP, no Dagster.
+"""Large JSON responses read straight into Arrow, as they download. No HTTP, no Dagster.
 
 A finished FindAll run with a million entities is a ~200 MB JSON object, most
 of it two arrays: ``entities`` and ``candidates``. pyarrow's JSON reader turns
 it into typed Arrow arrays against an explicit schema, without a Python
 object per value, skipping every field the schema does not name; but it reads
-one document on one thread.
+one document on one thread, and only once the document is all in memory.
 
-:func:`read_arrays` therefore cuts the big arrays into pieces of a few MiB and
-parses them on every core, each piece passed through a ``transform`` on the
-thread that parsed it. The cuts are found by pattern and not trusted; every
-part of the document is parsed so that a wrong cut cannot parse:
+:class:`ArraysReader` therefore takes the document chunk by chunk, as it
+arrives, cuts the big arrays into pieces of a few MiB and parses them on
+every core while the rest downloads, each piece passed through a
+``transform`` on the thread that parsed it. Only the pieces in flight are
+held, never the document: a 200 MB body costs its tables and a few MiB.
+:func:`read_arrays` reads a document already in memory the same way. The cuts
+are found by pattern and not trusted; every part of the document is parsed
+so that a wrong cut cannot parse:
 
 - the text before an array, closed with ``]}``, must be a complete object:
   so the array opens at the top level, under its own key;
@@ -22,26 +26,26 @@ part of the document is parsed so that a wrong cut cannot parse:
 
 When anything fails (no such array, elements that are not objects, a cut in
 the wrong place, a value of the wrong type, an error in a transform) the
-document is read whole on one thread, and that result or error stands. So
-both reads give the same result, given two things: transforms that work
-element by element, the same on any split of the array (they may run on
-some pieces and then on the whole); and top-level keys written once. A key
-written more than once is refused when two of its values are not null, as
-the whole read refuses every repeated key; with one value or none that is
-not null, the pieces take that value. And the whole read refuses documents
-of 2 GiB or more (pyarrow's block size), which the pieces read when every
-part is smaller.
+document must be read whole on one thread, and that result or error stands:
+:func:`read_arrays` does so; a reader of a download gives None, and its
+caller reads the document again, whole. So both reads give the same result,
+given two things: transforms that work element by element, the same on any
+split of the array (they may run on some pieces and then on the whole); and
+top-level keys written once. A key written more than once is refused when two
+of its values are not null, as the whole read refuses every repeated key;
+with one value or none that is not null, the pieces take that value. And the
+whole read refuses documents of 2 GiB or more (pyarrow's block size), which
+the pieces read when every part is smaller.
 
 The pieces are worth their complexity: against one whole-document read of
-the same bytes (``benchmarks/normalize.py``, its ``ours-whole`` path; the
-``parse (read_findall)`` phase of ``benchmarks/e2e.py`` run with the pieces
-off), on 2 cores, 2026-12-01, they parse 1M entities (201 MB) in 0.72 s
-against 1.67 s and 1M with candidates (963 MB) in 3.8 s against 8.0 s, and
-lower the peak (+228 against +307 MB, +797 against +1043 MB), because only
-the pieces in flight and the parser's scratch for them exist beside the
-result (docs/benchmark-figures.md). Measured and rejected: converting the
-array to NDJSON first (an extra pass over 200 MB) and pyarrow's streaming
-reader (``open_json``, one thread, slower per row).
+the same bytes (``benchmarks/normalize.py``, its ``ours-whole`` path), on 2
+cores, 2026-12-01, they parse 1M entities (201 MB) in 0.72 s against 1.67 s
+and 1M with candidates (963 MB) in 3.8 s against 8.0 s, and lower the peak
+(+228 against +307 MB, +797 against +1043 MB), because only the pieces in
+flight and the parser's scratch for them exist beside the result
+(docs/benchmark-figures.md). Measured and rejected: converting the array to
+NDJSON first (an extra pass over 200 MB) and pyarrow's streaming reader
+(``open_json``, one thread, slower per row).
 """
 
 from __future__ import annotations
@@ -49,43 +53,39 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, NamedTuple
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pa_json
 
-__all__ = ["ArraysDocument", "Transform", "read_arrays", "read_document"]
+from .json_parse import cores, elements, escaped, may_leave_array, merge_fields, parse
 
+__all__ = ["ArraysDocument", "ArraysReader", "Transform", "read_arrays", "read_document"]
+
+#: Text of the document as the reader holds it: a chunk read in place, or its buffer.
+_Text = bytes | bytearray | memoryview
 #: What a piece of an array's elements becomes, on the thread that parsed it.
 Transform = Callable[[pa.StructArray], pa.Table]
 
 #: Below this size a document is read whole: threads would cost more than they save.
 SPLIT_MIN_BYTES = 8 * 2**20
 #: About this many bytes per piece. Only the pieces being parsed (one per
-#: thread) and their parser scratch exist beside the result, so the size bounds
-#: the extra memory; a piece's fixed cost is noise at this size.
+#: thread, and one waiting) and their parser scratch exist beside the result,
+#: so the size bounds the extra memory; a piece's fixed cost is noise at this size.
 PIECE_BYTES = 4 * 2**20
-#: pyarrow reads a document in one block, whose size is a 32-bit int.
-_MAX_BLOCK = 2**31 - 2
+#: How far back a search looks into text it has searched before, for a match
+#: that a chunk's end cut short. Longer runs of white space inside a match
+#: only lose a cut (a larger piece), or the array's opening (read whole).
+_OVERLAP = 4096
+#: How much of an array is awaited to see how its first element starts.
+_FIRST_KEY_WINDOW = 64 * 2**10
 
-# The parser's scratch is large and short-lived; the system allocator gives it
-# back at once where the default pool kept it. On 1M-entity runs it measured
-# ~30 % faster and lower at peak.
-_POOL = pa.system_memory_pool()
-
-_OBJECT_START = re.compile(rb"[ \t\r\n]*\{")
+#: A piece is parsed as one list inside another.
+_PIECE_OPEN, _PIECE_CLOSE = b'{"pieces":[[', b"]]}"
 _KEY = rb'"(?:[^"\\]|\\.)*"'
-# Closing two lists in a row right after an element: the only way out of the
-# piece wrapper's inner list that leaves one list in the outer one. Searched
-# by pyarrow (RE2, off the GIL, so pieces search in parallel), the cheap
-# pattern first: Python's ``re`` took a quarter of the whole read.
-_TWO_CLOSED = r"\]\s*\]"
-_LEAVES_ARRAY = r"(?:\}|null)\s*\]\s*\]"
+_FIRST_KEY = re.compile(rb"\s*\{\s*(" + _KEY + rb")\s*:")
 
 
 def read_document(document: bytes, schema: pa.Schema) -> pa.Table:
@@ -95,7 +95,7 @@ def read_document(document: bytes, schema: pa.Schema) -> pa.Table:
     Raises ``pyarrow.ArrowInvalid`` or ``ArrowTypeError`` when the document
     does not fit the schema.
     """
-    return _parse(document, schema)
+    return parse(document, schema)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,237 +123,360 @@ def read_arrays(
     Raises ``pyarrow.ArrowInvalid`` or ``ArrowTypeError`` when the document
     does not fit the schema.
     """
-    for name in transforms:
-        if not pa.types.is_list(schema.field(name).type):
-            raise TypeError(f"{name!r} must be a list field of the schema")
+    _check_lists(schema, transforms)
     if len(document) >= SPLIT_MIN_BYTES:
-        plans = _plan(document, list(transforms))
-        if plans:
-            read = _read_pieces(document, schema, transforms, plans, threads or _cores())
-            if read is not None:
-                return read
+        with ArraysReader(schema, transforms, threads=threads) as reader:
+            reader.feed(document)
+            read = reader.finish()
+        if read is not None:
+            return read
+    return whole_arrays(document, schema, transforms)
+
+
+def whole_arrays(
+    document: bytes, schema: pa.Schema, transforms: Mapping[str, Transform]
+) -> ArraysDocument:
+    """``document`` read whole on one thread, each array through its transform."""
     table = read_document(document, schema)
     return ArraysDocument(
         fields=table.drop_columns(list(transforms)),
-        arrays={name: transform(_elements(table, name)) for name, transform in transforms.items()},
+        arrays={name: transform(elements(table, name)) for name, transform in transforms.items()},
     )
+
+
+def _check_lists(schema: pa.Schema, transforms: Mapping[str, Transform]) -> None:
+    for name in transforms:
+        if not pa.types.is_list(schema.field(name).type):
+            raise TypeError(f"{name!r} must be a list field of the schema")
 
 
 @dataclasses.dataclass(frozen=True)
-class _Plan:
-    """Where one array is cut."""
+class _Part:
+    """What one job of the reader read, in document order."""
 
-    field: str
-    #: Just after the array's ``[``.
-    start: int
-    #: Positions of commas between two of its elements, ascending.
-    commas: list[int]
-
-
-def _plan(document: bytes, fields: Sequence[str]) -> list[_Plan]:
-    """The arrays that can be cut, in document order, each array's cuts before
-    the next one's start. Found by pattern, so nothing here is trusted."""
-    starts = sorted(
-        (start, field) for field in fields if (start := _opening(document, field)) is not None
-    )
-    plans = []
-    for index, (start, field) in enumerate(starts):
-        end = starts[index + 1][0] if index + 1 < len(starts) else len(document)
-        commas = _commas(document, start, end)
-        if commas:
-            plans.append(_Plan(field, start, commas))
-    return plans
+    #: The array whose elements it holds: a piece's, or the array a fields
+    #: part reopens (None for the text before the first cut array).
+    owner: str | None
+    #: A fields part's row: the schema's fields (the reopened array dropped).
+    fields: pa.Table | None
+    #: The owner's elements in it, transformed.
+    elements: pa.Table | None
+    #: The array a fields part opens (its column holds ``[]``).
+    opens: str | None = None
 
 
-def _opening(document: bytes, field: str) -> int | None:
-    """Just after the first ``"<field>": [`` whose quote is not escaped."""
-    match = re.compile(rb'"' + re.escape(field.encode()) + rb'"\s*:\s*\[').search(document)
-    if match is None or _escaped(document, match.start()):
+class ArraysReader:
+    """One JSON object, fed chunk by chunk, read as :func:`read_arrays` reads it.
+
+    :meth:`feed` takes the text as it arrives (on one thread) and hands each
+    part to a pool of ``threads``; it blocks while two more pieces than there
+    are threads wait, which holds a download back to the pace of the parse.
+    :meth:`finish` gives the document, or None when a part failed to parse
+    (then the document must be read whole: this reader no longer holds it).
+
+    ``also`` are schemas to read the fields with, in turn, when they do not
+    fit ``schema`` (say, a field that is an object in one version of an API
+    and a string in another): they must type the arrays as ``schema`` does.
+    The result is then the first schema's under which the whole read would
+    succeed, as reading the document whole with each in turn would give; the
+    fields' text (a few MiB: not the pieces) is kept until :meth:`finish`.
+    """
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        transforms: Mapping[str, Transform],
+        *,
+        threads: int | None = None,
+        also: Sequence[pa.Schema] = (),
+    ) -> None:
+        _check_lists(schema, transforms)
+        for other in also:
+            if any(other.field(name).type != schema.field(name).type for name in transforms):
+                raise TypeError("every schema must type the arrays alike")
+        self._schemas = [schema, *also]
+        self._transforms = dict(transforms)
+        self._threads = threads or cores()
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="scout-json")
+        self._slots = threading.BoundedSemaphore(self._threads + 2)
+        # Each part's future, with a fields part's arguments when other
+        # schemas may have to read it again.
+        self._parts: list[tuple[Future[_Part], tuple[str | None, str | None, bytes] | None]] = []
+        self._failed = threading.Event()
+        self._buffer = bytearray()
+        self._base = 0  # the document offset of the buffer's first byte
+        # The fields part being gathered: where it starts, the array it reopens.
+        self._part_start = 0
+        self._reopens: str | None = None
+        # The array being cut, if any.
+        self._array: str | None = None
+        self._array_start = 0
+        self._between: re.Pattern[bytes] | None = None
+        self._uncuttable = False
+        self._piece_start = 0
+        self._cut_from = 0
+        self._cuts = 0
+        self._planned: list[str] = []
+        # Arrays whose opening has not been seen, and where to look for it.
+        self._unopened = list(transforms)
+        self._opening_from = 0
+        self._next_opening: tuple[str, int, int] | None = None
+
+    def __enter__(self) -> ArraysReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def failed(self) -> bool:
+        """Whether a part failed to parse: what follows need not be fed."""
+        return self._failed.is_set()
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        """The next bytes of the document."""
+        if self.failed:
+            return
+        if self._buffer:
+            self._buffer += chunk
+            data: _Text = self._buffer
+        else:
+            data = chunk  # read in place: a whole document is not copied
+        self._advance(data, final=False)
+        keep = self._kept_from() - self._base
+        if data is self._buffer:
+            del self._buffer[:keep]
+        else:
+            self._buffer = bytearray(memoryview(chunk)[keep:])
+        self._base += keep
+
+    def finish(self) -> ArraysDocument | None:
+        """The document, once every part is parsed; None if one failed."""
+        if self.failed:
+            self.close()
+            return None
+        data = self._buffer
+        self._advance(data, final=True)
+        end = self._base + len(data)
+        if self._array is not None and self._cuts:
+            self._submit_fields(data, self._piece_start, end, reopens=self._array, opens=None)
+        else:
+            self._submit_fields(data, self._part_start, end, reopens=self._reopens, opens=None)
+        self._buffer = bytearray()
+        parts: list[_Part | None] = []
+        for future, _ in self._parts:
+            try:
+                parts.append(future.result())
+            except Exception:  # a fields part: another schema may read it
+                parts.append(None)
+        # Only fields parts fail without stopping the feed (see _done).
+        read = self._read_fields_again(parts) if not self.failed else None
+        self.close()
+        return None if read is None else self._assemble(read)
+
+    def _read_fields_again(self, parts: list[_Part | None]) -> list[_Part] | None:
+        """``parts``, every fields part read by the first schema all of them fit."""
+        if all(part is not None for part in parts):
+            return [part for part in parts if part is not None]
+        for schema in self._schemas[1:]:
+            again: list[_Part] = []
+            for (_, fields_args), part in zip(self._parts, parts, strict=True):
+                if fields_args is None:  # a piece
+                    assert part is not None
+                    again.append(part)
+                    continue
+                try:
+                    again.append(self._fields(*fields_args, schema=schema))
+                except Exception:  # this schema does not fit either
+                    break
+            else:
+                return again
         return None
-    return match.end()
 
+    def close(self) -> None:
+        """Stop: parts still waiting are dropped, running ones finish unseen."""
+        self._failed.set()
+        self._parts.clear()  # their tables and tracebacks go with them
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-def _commas(document: bytes, start: int, end: int) -> list[int]:
-    """Commas between elements about :data:`PIECE_BYTES` apart, before ``end``."""
-    first_key = re.compile(rb"\s*\{\s*(" + _KEY + rb")\s*:").match(document, start)
-    if first_key is None:
-        return []  # empty, or not an array of objects
-    # Elements from one serializer start with the same key, so a cut is
-    # looked for only where the next element starts as the first one did.
-    between = re.compile(rb"\}\s*(,)\s*\{\s*" + re.escape(first_key.group(1)) + rb"\s*:")
-    commas: list[int] = []
-    position = start + PIECE_BYTES
-    while position < end and (found := between.search(document, position, end)) is not None:
-        commas.append(found.start(1))
-        position = found.end() + PIECE_BYTES
-    return commas
+    # ------------------------------------------------------------ cutting
 
+    def _advance(self, data: _Text, *, final: bool) -> None:
+        """Cut what ``data`` (the document from ``self._base``) allows."""
+        while not self.failed:
+            if self._next_opening is None:
+                self._find_opening(data)
+            if self._array is None:
+                if self._next_opening is None:
+                    return  # the fields part goes on
+                self._open(*self._next_opening)
+                continue
+            end = self._base + len(data)
+            self._cut(data, self._next_opening[1] if self._next_opening else end, final=final)
+            if self._next_opening is None:
+                return
+            # The array ends before the next one opens: its last elements and
+            # the fields up to that opening are the next part.
+            if self._cuts:
+                self._part_start, self._reopens = self._piece_start, self._array
+            self._array = None
 
-def _escaped(document: bytes, quote: int) -> bool:
-    """Whether the quote at ``quote`` is escaped (odd run of backslashes before it)."""
-    backslashes = 0
-    while quote - backslashes > 0 and document[quote - backslashes - 1] == ord("\\"):
-        backslashes += 1
-    return backslashes % 2 == 1
+    def _find_opening(self, data: _Text) -> None:
+        """The first ``"<array>": [`` after the last look, of any array not yet opened."""
+        start = max(self._opening_from - _OVERLAP - self._base, 0)
+        while self._unopened:
+            found = [
+                (match.start(), field, match)
+                for field in self._unopened
+                if (match := _opening(field).search(data, start)) is not None
+            ]
+            if not found:
+                break
+            at, field, match = min(found)
+            self._unopened.remove(field)
+            if not escaped(data, at):  # an escaped quote: not the key, so no array to cut
+                self._next_opening = (field, self._base + at, self._base + match.end())
+                return
+        self._opening_from = self._base + len(data)
 
+    def _open(self, field: str, _at: int, end: int) -> None:
+        self._next_opening = None
+        self._array, self._array_start = field, end
+        self._between, self._uncuttable = None, False
+        self._piece_start, self._cut_from, self._cuts = end, end + PIECE_BYTES, 0
 
-class _FieldsPart(NamedTuple):
-    """The text between two arrays (or before the first, or after the last)."""
+    def _cut(self, data: _Text, limit: int, *, final: bool) -> None:
+        """Pieces of the array being cut, up to ``limit`` (a document offset)."""
+        base = self._base
+        if self._between is None and not self._uncuttable:
+            first_key = _FIRST_KEY.match(data, self._array_start - base)
+            if first_key is None:
+                if not final and base + len(data) - self._array_start < _FIRST_KEY_WINDOW:
+                    return  # its first element has not arrived
+                self._uncuttable = True  # empty, or not an array of objects
+                return
+            # Elements from one serializer start with the same key, so a cut is
+            # looked for only where the next element starts as the first one did.
+            key = re.escape(first_key.group(1))
+            self._between = re.compile(rb"\}\s*(,)\s*\{\s*" + key + rb"\s*:")
+        if self._between is None:
+            return
+        while self._cut_from < limit and not self.failed:
+            found = self._between.search(data, self._cut_from - base, limit - base)
+            if found is None:
+                self._cut_from = max(self._cut_from, limit - _OVERLAP)
+                return
+            comma = base + found.start(1)
+            if not self._cuts:  # the fields before the array, now that it is cut
+                assert self._array is not None
+                self._planned.append(self._array)
+                self._submit_fields(
+                    data, self._part_start, self._array_start, self._reopens, self._array
+                )
+            self._submit_piece(data, self._piece_start, comma)
+            self._piece_start, self._cuts = comma + 1, self._cuts + 1
+            self._cut_from = base + found.end() + PIECE_BYTES
 
-    #: Its fields, one row (the cut arrays' columns dropped).
-    fields: pa.Table
-    #: The elements after the last cut of the array it reopens, transformed.
-    last_elements: pa.Table | None
+    def _kept_from(self) -> int:
+        """The first document offset a later part still needs."""
+        if self._array is not None and self._cuts:
+            return self._piece_start
+        return self._part_start
 
+    # ------------------------------------------------------------ parsing
 
-def _read_pieces(
-    document: bytes,
-    schema: pa.Schema,
-    transforms: Mapping[str, Transform],
-    plans: list[_Plan],
-    threads: int,
-) -> ArraysDocument | None:
-    """The document read in parts on ``threads`` threads; None when a part
-    does not parse, that is when a cut was not where it seemed."""
-    text = memoryview(document)
-    planned = [plan.field for plan in plans]
+    def _submit_piece(self, data: _Text, start: int, end: int) -> None:
+        assert self._array is not None
+        text = memoryview(data)[start - self._base : end - self._base]
+        self._submit(self._piece, (self._array, b"".join([_PIECE_OPEN, text, _PIECE_CLOSE])), None)
 
-    def fields_part(start: int, end: int, reopens: str | None, opens: str | None) -> _FieldsPart:
-        opening = b"{" + json.dumps(reopens).encode() + b":[" if reopens else b""
-        closing = b"]}" if opens else b""
-        table = _parse(b"".join([opening, text[start:end], closing]), schema)
-        for name in planned:
-            if name not in (reopens, opens) and not table.column(name).null_count:
-                raise pa.ArrowInvalid(f"the key {name!r} appears twice")
-        last = transforms[reopens](_elements(table, reopens)) if reopens else None
-        return _FieldsPart(table.drop_columns(planned), last)
+    def _submit_fields(
+        self, data: _Text, start: int, end: int, reopens: str | None, opens: str | None
+    ) -> None:
+        text = b"".join(
+            [
+                b"{" + json.dumps(reopens).encode() + b":[" if reopens else b"",
+                memoryview(data)[start - self._base : end - self._base],
+                b"]}" if opens else b"",
+            ]
+        )
+        args = (reopens, opens, text)
+        self._submit(self._fields, args, args if len(self._schemas) > 1 else None)
 
-    def piece(field: str, start: int, end: int) -> pa.Table:
-        chunk = text[start:end]
-        if _may_leave_array(chunk):
+    def _submit(
+        self,
+        job: Callable[..., _Part],
+        args: tuple[object, ...],
+        fields_args: tuple[str | None, str | None, bytes] | None,
+    ) -> None:
+        if self.failed:
+            return
+        self._slots.acquire()  # blocks the feeding thread while the pool is behind
+        try:
+            future = self._pool.submit(job, *args)
+        except RuntimeError:  # closed meanwhile
+            self._slots.release()
+            return
+        # A failed piece ends the read; a fields part that another schema
+        # may read does not.
+        future.add_done_callback(functools.partial(self._done, stops=fields_args is None))
+        self._parts.append((future, fields_args))
+
+    def _done(self, future: Future[_Part], *, stops: bool) -> None:
+        self._slots.release()
+        if stops and (future.cancelled() or future.exception() is not None):
+            self._failed.set()
+
+    def _piece(self, field: str, text: bytes) -> _Part:
+        if may_leave_array(memoryview(text)[len(_PIECE_OPEN) : -len(_PIECE_CLOSE)]):
             raise pa.ArrowInvalid("the piece may leave its array")
-        nested = pa.schema([("pieces", pa.list_(schema.field(field).type))])
-        lists = _elements(_parse(b"".join([b'{"pieces":[[', chunk, b"]]}"]), nested), "pieces")
+        nested = pa.schema([("pieces", pa.list_(self._schemas[0].field(field).type))])
+        lists = elements(parse(text, nested), "pieces")
         if len(lists) != 1:
             raise pa.ArrowInvalid("the piece left its array")
-        return transforms[field](lists.flatten())
+        return _Part(field, None, self._transforms[field](lists.flatten()))
 
-    # The parts in document order: the fields before the first array, then
-    # for each array its pieces and the fields up to the next array (or the
-    # end). ``owners`` says whose elements each part holds.
-    jobs: list[Callable[[], pa.Table | _FieldsPart]] = [
-        functools.partial(fields_part, 0, plans[0].start, None, plans[0].field)
-    ]
-    owners: list[str | None] = [None]
-    for index, plan in enumerate(plans):
-        following = plans[index + 1] if index + 1 < len(plans) else None
-        starts = [plan.start, *[comma + 1 for comma in plan.commas[:-1]]]
-        for start, end in zip(starts, plan.commas, strict=True):
-            jobs.append(functools.partial(piece, plan.field, start, end))
-            owners.append(plan.field)
-        end = following.start if following else len(document)
-        opens = following.field if following else None
-        jobs.append(functools.partial(fields_part, plan.commas[-1] + 1, end, plan.field, opens))
-        owners.append(plan.field)
-    results = _run_all(jobs, threads)
-    if results is None:
-        return None
+    def _fields(
+        self, reopens: str | None, opens: str | None, text: bytes, schema: pa.Schema | None = None
+    ) -> _Part:
+        table = parse(text, schema or self._schemas[0])
+        if reopens is None:
+            return _Part(None, table, None, opens)
+        last = self._transforms[reopens](elements(table, reopens))
+        return _Part(reopens, table.drop_columns([reopens]), last, opens)
 
-    parts: list[pa.Table] = []
-    pieces: dict[str, list[pa.Table]] = {field: [] for field in planned}
-    for owner, result in zip(owners, results, strict=True):
-        if isinstance(result, _FieldsPart):
-            parts.append(result.fields)
-            if owner is not None and result.last_elements is not None:
-                pieces[owner].append(result.last_elements)
-        elif owner is not None:
-            pieces[owner].append(result)
-    fields = _merge(parts)
-    if fields is None:
-        return None
-    arrays = {field: pa.concat_tables(tables) for field, tables in pieces.items()}
-    for name, transform in transforms.items():
-        if name not in arrays:  # an array too small to cut, read with the fields
-            arrays[name] = transform(_elements(fields, name))
-    unplanned = [name for name in transforms if name not in planned]
-    return ArraysDocument(fields.drop_columns(unplanned), arrays)
-
-
-def _may_leave_array(chunk: memoryview) -> bool:
-    """Whether ``chunk`` closes two lists in a row right after an element."""
-    offsets = pa.array([0, len(chunk)], pa.int64()).buffers()[1]
-    text = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(chunk)])
-    return all(  # the second pattern only where the first matched
-        pc.match_substring_regex(text, pattern=pattern)[0].as_py()
-        for pattern in (_TWO_CLOSED, _LEAVES_ARRAY)
-    )
-
-
-def _run_all(jobs: Sequence[Callable[[], Any]], threads: int) -> list[Any] | None:
-    """Every job's result in order; None as soon as one raises (the rest are
-    cancelled): the whole read then decides, so which piece failed first,
-    and how, never shows."""
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures: list[Future[Any]] = [pool.submit(job) for job in jobs]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        if not any(future.done() and future.exception() for future in futures):
-            return [future.result() for future in futures]
-        for future in futures:
-            future.cancel()
-        # Drop every reference to the parsed pieces before reading whole:
-        # an error's traceback would otherwise keep them alive until the
-        # cyclic collector runs.
-        futures.clear()
-    return None
-
-
-def _merge(parts: list[pa.Table]) -> pa.Table | None:
-    """One row from the fields of every part; None when a key has a value in
-    two parts (a key written twice, which the whole read refuses)."""
-    columns = []
-    for index in range(parts[0].num_columns):
-        present = [part.column(index) for part in parts if not part.column(index).null_count]
-        if len(present) > 1:
+    def _assemble(self, parts: list[_Part]) -> ArraysDocument | None:
+        planned = self._planned
+        rows: list[pa.Table] = []
+        pieces: dict[str, list[pa.Table]] = {field: [] for field in planned}
+        for part in parts:
+            if part.fields is not None:
+                present = [name for name in planned if name in part.fields.column_names]
+                for name in present:
+                    # A cut array's key with a value in another part: written twice.
+                    if name != part.opens and not part.fields.column(name).null_count:
+                        return None
+                rows.append(part.fields.drop_columns(present))
+            if part.owner is not None and part.elements is not None:
+                pieces[part.owner].append(part.elements)
+        fields = merge_fields(rows)
+        if fields is None:
             return None
-        columns.append(present[0] if present else parts[0].column(index))
-    return pa.Table.from_arrays(columns, schema=parts[0].schema)
+        arrays = {field: pa.concat_tables(tables) for field, tables in pieces.items()}
+        for name, transform in self._transforms.items():
+            if name not in arrays:  # an array too small to cut, read with the fields
+                arrays[name] = transform(elements(fields, name))
+        unplanned = [name for name in self._transforms if name not in planned]
+        return ArraysDocument(fields.drop_columns(unplanned), arrays)
 
 
-def _elements(table: pa.Table, field: str) -> pa.Array:
-    """The elements of the list in the one row's ``field``."""
-    column = table.column(field)
-    flat = [chunk.flatten() for chunk in column.chunks]
-    if len(flat) == 1:
-        return flat[0]  # a view; concatenating even one array would copy it
-    return pa.concat_arrays(flat) if flat else pa.array([], type=column.type.value_type)
+_OPENINGS: dict[str, re.Pattern[bytes]] = {}
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _parse(document: bytes, schema: pa.Schema) -> pa.Table:
-    # pyarrow crashes the process on a document that starts with ``null``:
-    # only an object goes in.
-    if not _OBJECT_START.match(document):
-        raise pa.ArrowInvalid("the document is not a JSON object")
-    if len(document) > _MAX_BLOCK:
-        raise pa.ArrowInvalid("the document is too large to read whole")
-    table = pa_json.read_json(
-        pa.BufferReader(pa.py_buffer(document)),  # a view of the bytes, not a copy
-        # The document is one JSON value: it must fit in one block.
-        read_options=pa_json.ReadOptions(block_size=len(document) + 1, use_threads=False),
-        parse_options=pa_json.ParseOptions(
-            explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=True
-        ),
-        memory_pool=_POOL,
-    )
-    if table.num_rows != 1:
-        raise pa.ArrowInvalid(f"expected one JSON document, found {table.num_rows}")
-    # The reader does not check that strings are UTF-8; a full validation
-    # does (~20 ms for a million entities) and raises ArrowInvalid.
-    table.validate(full=True)
-    return table
+def _opening(field: str) -> re.Pattern[bytes]:
+    """``"<field>": [``, compiled once per field."""
+    pattern = _OPENINGS.get(field)
+    if pattern is None:
+        pattern = re.compile(rb'"' + re.escape(field.encode()) + rb'"\s*:\s*\[')
+        _OPENINGS[field] = pattern
+    return pattern

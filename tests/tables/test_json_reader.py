@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from scout_dagster.tables import json_reader
-from scout_dagster.tables.json_reader import read_arrays
+from scout_dagster.tables.json_reader import ArraysReader, read_arrays, whole_arrays
 
 ITEM = pa.struct([("name", pa.string()), ("n", pa.int64())])
 SCHEMA = pa.schema(
@@ -45,9 +45,13 @@ def _cut(monkeypatch: pytest.MonkeyPatch, *, piece_bytes: int) -> Iterator[None]
         yield
 
 
-def _read(document: bytes, *, threads: int | None = None) -> tuple[Outcome, int]:
+def _read(
+    document: bytes, *, threads: int | None = None, chunk_sizes: random.Random | None = None
+) -> tuple[Outcome, int]:
     """What reading gives (or the error it raises), and in how many pieces
-    the entities were read."""
+    the entities were read. With ``chunk_sizes``, the document is fed to an
+    :class:`ArraysReader` in chunks of random sizes, as a download arrives, and
+    read whole when the reader gives None, as its caller does."""
     pieces = 0
 
     def count_pieces(items: pa.StructArray) -> pa.Table:
@@ -57,7 +61,17 @@ def _read(document: bytes, *, threads: int | None = None) -> tuple[Outcome, int]
 
     transforms = {"entities": count_pieces, "others": pa.Table.from_struct_array}
     try:
-        read = read_arrays(document, SCHEMA, transforms, threads=threads)
+        if chunk_sizes is None:
+            read = read_arrays(document, SCHEMA, transforms, threads=threads)
+        else:
+            with ArraysReader(SCHEMA, transforms, threads=threads) as reader:
+                at = 0
+                while at < len(document):
+                    size = chunk_sizes.randint(1, 40)
+                    reader.feed(document[at : at + size])
+                    at += size
+                streamed = reader.finish()
+            read = streamed or whole_arrays(document, SCHEMA, transforms)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         return ("error", type(exc).__name__, None), 0
     arrays = {name: table.to_pylist() for name, table in read.arrays.items()}
@@ -303,6 +317,40 @@ def test_random_documents_read_in_pieces_as_when_read_whole(
     # Most of the rest had a cut in the wrong place, or values of the wrong
     # type, and were read whole after a piece failed.
     assert split >= 60, f"only {split} of 1200 documents were read in pieces"
+
+
+def test_random_documents_fed_in_chunks_read_as_when_read_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a download feeds them: the cuts, openings and keys fall across chunks."""
+    rng = random.Random(20261202)
+    split = 0
+    for index in range(600):
+        document = _document(rng)
+        if index % 2:
+            document = _mutated(rng, document)
+        expected = _whole(document, monkeypatch)
+        with _cut(monkeypatch, piece_bytes=rng.randint(1, 80)):
+            outcome, pieces = _read(document, threads=rng.choice([1, 3]), chunk_sizes=rng)
+        assert outcome == expected, document
+        split += pieces > 1
+    assert split >= 30, f"only {split} of 600 documents were read in pieces"
+
+
+def test_a_reader_holds_the_pieces_in_flight_not_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(json_reader, "PIECE_BYTES", 2_000)
+    document = json.dumps({"count": 3, "entities": _items(20_000)}).encode()
+    held = 0
+    with ArraysReader(SCHEMA, {"entities": pa.Table.from_struct_array}, threads=2) as reader:
+        for at in range(0, len(document), 997):
+            reader.feed(document[at : at + 997])
+            held = max(held, len(reader._buffer))
+        read = reader.finish()
+    assert read is not None and read.arrays["entities"].num_rows == 20_000
+    assert read.fields.to_pylist() == [{"count": 3, "others": None}]
+    assert held < 2_000 + 997 + 200, f"held {held} of {len(document)} bytes"
 
 
 # ---------------------------------------------------------------- typed lists and structs
