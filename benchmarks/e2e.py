@@ -267,11 +267,13 @@ PROBES: list[tuple[str, str, str]] = [
     ("status read (head)", "scout_dagster._client", "ScoutClient.get_findall_run"),
     ("wait/stream", "scout_dagster._follower", "RunFollower._wait"),
     ("  event decode (head)", "scout_dagster._client", "decode_event_without_entities"),
-    ("final read", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
-    ("  parse (read_findall)", "scout_dagster._findall_read", "read_findall"),
+    # The look (or final read) of a completed run: downloaded and parsed at once.
+    ("body read (download + parse)", "scout_dagster._client", "ScoutClient.read_findall_run"),
+    ("  last parts (finish)", "scout_dagster.tables.findall", "FindAllBodyReader.finish"),
+    ("read again whole (fallback)", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
     ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),
     ("table metadata", "scout_dagster._dagster._run_outputs", "table_metadata"),
-    ("data version", "scout_dagster.tables.versions", "content_version"),
+    ("data version", "scout_dagster._dagster._run_outputs", "content_version"),
     ("output conversion", "scout_dagster._dagster._run_outputs", "as_output"),
     (
         "IO manager",
@@ -281,8 +283,6 @@ PROBES: list[tuple[str, str, str]] = [
     ("  Parquet write", "scout_dagster._storage", "ParquetStore.write"),
     ("checks", "scout_dagster._dagster._run_outputs", "check_results"),
 ]
-#: Derived: the final read's download (and redaction) is the final read less its parse.
-DOWNLOAD = "  download (final read - parse)"
 SETUP = "step setup (start to create)"
 OTHER = "other (step - top-level phases)"
 
@@ -730,19 +730,10 @@ def ours_phases(results: Sequence[SizeResult]) -> None:
     for r in results:
         for run in r.ours:
             phases = run["phases"]
-            if "final read" in phases and "  parse (read_findall)" in phases:
-                download = (
-                    phases["final read"]["seconds"] - phases["  parse (read_findall)"]["seconds"]
-                )
-                phases[DOWNLOAD] = {"seconds": download}
             top = sum(f["seconds"] for p, f in phases.items() if not p.startswith(" "))
             phases[OTHER] = {"seconds": run["step_s"] - top}
             phases["step (event log)"] = {"seconds": run["step_s"]}
-    order = [SETUP]
-    for phase, _, _ in PROBES:
-        order.append(phase)
-        if phase == "  parse (read_findall)":
-            order.append(DOWNLOAD)
+    order = [SETUP, *(phase for phase, _, _ in PROBES)]
     _phase_table(
         "Our step by phase, in-process probes (median s; indented rows are part of the row "
         "above; other: Dagster's own work in the step, events and metadata, and what no "

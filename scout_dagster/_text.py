@@ -38,13 +38,21 @@ class RedactedFeed:
         self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
-        if not self._secret:
+        secret = self._secret
+        if not secret:
             self._sink.feed(chunk)
             return
-        data = self._tail + chunk
-        if self._secret in data:
-            data = data.replace(self._secret, b"***")
-        keep = min(len(self._secret) - 1, len(data))
+        keep = len(secret) - 1
+        # A key that starts in the tail ends within the chunk's first bytes.
+        if len(chunk) > keep and secret not in chunk and secret not in self._tail + chunk[:keep]:
+            # Nearly always: no copy of the chunk, only its last bytes wait.
+            if self._tail:
+                self._sink.feed(self._tail)
+            self._sink.feed(memoryview(chunk)[: len(chunk) - keep])
+            self._tail = chunk[len(chunk) - keep :]
+            return
+        data = (self._tail + chunk).replace(secret, b"***")
+        keep = min(keep, len(data))
         self._tail = data[len(data) - keep :]
         self._sink.feed(memoryview(data)[: len(data) - keep])
 
