@@ -9,8 +9,10 @@ One job each; import what you need from the module that does it:
   row carries about where it came from;
 - :mod:`.ids`: entity, URL and finding ids, derived from the rows, never
   from the run;
-- :mod:`.json_reader`: large JSON documents straight into Arrow, the big
-  arrays in parallel pieces;
+- :mod:`.json_reader`: large JSON documents into Arrow as they download
+  (or from memory), the big arrays in parallel pieces;
+- :mod:`.json_parse`: pyarrow's JSON reader on one part of a document, and
+  the checks a cut part must pass;
 - :mod:`.findall`: a finished FindAll run body read once
   (:func:`~.findall.read_findall`) into its facts, entities and citations;
 - :mod:`.findall_exact`: the Arrow types a FindAll body is read as, and the
