@@ -54,11 +54,17 @@ def finished_body(
     try:
         return sink.finish()
     except ValueError as exc:
-        raise ScoutDecodeError(
-            f"response {response.status_code} is not the run object expected ({exc})",
-            method=method,
-            path=path,
-        ) from None
+        raise _not_the_run(method, path, response, exc) from None
+
+
+def _not_the_run(
+    method: str, path: str, response: httpx.Response, exc: ValueError
+) -> ScoutDecodeError:
+    return ScoutDecodeError(
+        f"response {response.status_code} is not the run object expected ({exc})",
+        method=method,
+        path=path,
+    )
 
 
 def decode_run_head(method: str, path: str, response: httpx.Response, redact: Redactor) -> Any:
@@ -99,10 +105,6 @@ def checked_run_body(
         try:
             return check(content), content
         except ValueError as exc:
-            raise ScoutDecodeError(
-                f"response {response.status_code} is not the run object expected ({exc})",
-                method=method,
-                path=path,
-            ) from None
+            raise _not_the_run(method, path, response, exc) from None
 
     return decode

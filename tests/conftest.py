@@ -6,6 +6,7 @@ before each test, so every test starts with no runs, no records, no faults.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -29,6 +30,25 @@ def wait_until(predicate: Callable[[], object], timeout_s: float = WAIT_TIMEOUT_
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         time.sleep(POLL_S)
+
+
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler, for a test that calls ``_thread.interrupt_main()``
+    (which raises KeyboardInterrupt only under that handler).
+
+    Dagster's ``capture_interrupts`` replaces it while a run executes in the main
+    thread and puts it back when the execution's generator closes; a generator an
+    earlier test in this worker left suspended, and collected on a later thread,
+    cannot put it back (only the main thread may). The interrupt would then be
+    recorded for a run that is not there, and never raised.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -291,6 +291,7 @@ def test_a_failed_remote_run_fails_the_asset_with_its_error(
     assert not (tmp_path / "ai_entities").exists()
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_terminating_the_dagster_run_cancels_the_remote_run(
     slow_emulator: EmulatorServer, tmp_path: Path
 ) -> None:

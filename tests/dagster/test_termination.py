@@ -264,6 +264,7 @@ def test_an_interrupt_between_the_create_and_the_wait_cancels_the_run(
     assert manual_emulator.ledger.run(remote.run_id).cancel_requested
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_an_interrupt_while_the_create_is_in_flight_finds_and_cancels_the_run() -> None:
     """The server made the run but had not answered when the interrupt came:
     the same key, sent again, brings the run's id back, and it is cancelled."""
