@@ -33,6 +33,12 @@ def fetch_run_body(
     body = client.read_findall_run(run_id, lambda: _RunBodyReader(run_id, columns))
     if body is not None:
         return body
+    # Rare (values of other types than declared, cuts that did not parse), and
+    # a second download of a body that may be large: the run's log says so.
+    client.log.info(
+        "FindAll run %s: its body did not fit the fast read; downloading it again to read it whole",
+        run_id,
+    )
     whole, _ = client.get_findall_run_body(
         run_id, check=lambda raw: read_run_body(raw, run_id, columns)
     )
@@ -47,22 +53,24 @@ class _RunBodyReader(FindAllBodyReader):
         self._run_id = run_id
 
     def finish(self) -> FindAllBody | None:
-        try:
-            body = super().finish()
-        except ScoutRunBodyError as exc:
-            raise ScoutRunBodyError(exc.detail, run_id=self._run_id) from None
-        if body is not None and body.facts.run_id != self._run_id:
-            raise ValueError(f"the body is run {body.facts.run_id}, not {self._run_id}")
-        return body
+        return _of_run(super().finish, self._run_id)
 
 
 def read_run_body(raw: bytes, run_id: str, columns: Any) -> FindAllBody:
     """The run's body, which must be the run asked for (else a ValueError: read again)."""
+    body = _of_run(lambda: read_findall(raw, columns), run_id)
+    assert body is not None  # read_findall always gives one
+    return body
+
+
+def _of_run(read: Callable[[], FindAllBody | None], run_id: str) -> FindAllBody | None:
+    """What ``read`` gives, which must be run ``run_id``'s body (else a
+    ValueError: read again); its unreadable contents are named after the run."""
     try:
-        body = read_findall(raw, columns)
+        body = read()
     except ScoutRunBodyError as exc:
         raise ScoutRunBodyError(exc.detail, run_id=run_id) from None
-    if body.facts.run_id != run_id:
+    if body is not None and body.facts.run_id != run_id:
         raise ValueError(f"the body is run {body.facts.run_id}, not {run_id}")
     return body
 

@@ -62,7 +62,14 @@ import pyarrow as pa
 
 from .json_parse import cores, elements, escaped, may_leave_array, merge_fields, parse
 
-__all__ = ["ArraysDocument", "ArraysReader", "Transform", "read_arrays", "read_document"]
+__all__ = [
+    "ArraysDocument",
+    "ArraysReader",
+    "Transform",
+    "read_arrays",
+    "read_document",
+    "whole_arrays",
+]
 
 #: Text of the document as the reader holds it: a chunk read in place, or its buffer.
 _Text = bytes | bytearray | memoryview

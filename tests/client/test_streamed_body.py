@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -118,12 +119,17 @@ def test_a_body_read_as_it_downloads_never_holds_the_key(serve: Any) -> None:
     assert body.entities.column("name").to_pylist() == ["Acme", "Echo *** Inc", "Zeta"]
 
 
-def test_a_body_the_fast_read_cannot_take_is_read_again_whole(serve: Any) -> None:
+def test_a_body_the_fast_read_cannot_take_is_read_again_whole(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     # A number where the column is text: the exact path coerces it.
+    caplog.set_level(logging.INFO, logger="scout_dagster.client")
     client, server = serve(_run("fa-1", ["Acme", "Beta", "Zeta"], founded=1999))
     body = fetch_run_body(client, "fa-1", COLUMNS)
     assert body.path == "python" and server.gets == 2
     assert body.entities.column("website").to_pylist()[1] == "1999"
+    # The second download is said, in the log that reaches the run's.
+    assert any("downloading it again" in r.getMessage() for r in caplog.records)
 
 
 def test_a_body_that_is_another_run_is_read_again(serve: Any) -> None:
