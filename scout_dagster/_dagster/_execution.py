@@ -327,9 +327,11 @@ def materialize_findall(
         )
     execution.check_credits(metadata, result, final)
     yield from execution.outputs(
-        {"entities": tables.entities, "citations": tables.citations}, metadata, provenance
+        {"entities": tables.entities, "citations": tables.citations},
+        metadata,
+        provenance,
+        checked=("entities", "entity_id"),
     )
-    yield from execution.checks(tables.entities, "entity_id")
 
 
 # ---------------------------------------------------------------- search
@@ -367,6 +369,6 @@ def materialize_search(
         {"results": tables.results, "sources": tables.sources, "findings": tables.findings},
         metadata,
         provenance,
+        checked=("results", "result_id"),
         report=(tables.report, report_for_display(tables.report, final.sources)),
     )
-    yield from execution.checks(tables.results, "result_id")

@@ -380,6 +380,8 @@ def materialize_phase(
         f"({final.credits} in all)"
     )
     yield from execution.outputs(
-        {"entities": tables.entities, "citations": tables.citations}, metadata, provenance
+        {"entities": tables.entities, "citations": tables.citations},
+        metadata,
+        provenance,
+        checked=("entities", "entity_id"),
     )
-    yield from execution.checks(tables.entities, "entity_id")

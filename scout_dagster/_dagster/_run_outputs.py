@@ -2,8 +2,9 @@
 
 Each table goes to its asset's key in the type its IO manager takes
 (:mod:`._output_types`), with its metadata and a data version of its rows;
-then the asset checks that were selected. The facts about the run shared by
-every table (and those only on the primary table) are gathered here too.
+then the asset checks that were selected, counted on a thread of their own
+while the tables are written. The facts about the run shared by every table
+(and those only on the primary table) are gathered here too.
 """
 
 import datetime as dt
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from dagster import (
-    AssetCheckKey,
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
@@ -29,7 +29,7 @@ from .._models import FindAllRun, SearchRun
 from ..tables.provenance import Provenance
 from ..tables.versions import content_version
 from ._asset_layout import ScoutAssetLayout
-from ._checks import check_results
+from ._checks import CheckEvaluation
 from ._metadata import table_metadata
 from ._output_types import as_output, report_table, table_type_for, wants_naive_times
 
@@ -86,10 +86,14 @@ class RunOutputs:
         tables: Mapping[str, pa.Table],
         facts: Mapping[str, Any],
         provenance: Provenance,
+        *,
+        checked: tuple[str, str],
         report: tuple[str, str] | None = None,
-    ) -> Iterator[Output[Any]]:
+    ) -> Iterator[Output[Any] | AssetCheckResult]:
         """Every table of the run, in one go (the multi-asset is not subsettable),
-        each in the type its IO manager takes (:mod:`._output_types`).
+        each in the type its IO manager takes (:mod:`._output_types`); then
+        the selected checks of ``checked`` (the primary table's name, its id
+        column), counted on a thread of their own while the tables are written.
 
         The run's credits go on the primary table only, so that summing
         ``scout/credits`` over a Dagster run's materializations gives what
@@ -103,6 +107,32 @@ class RunOutputs:
                     "SYNTHETIC data from the local Scout emulator, not the Scout API"
                 ),
             }
+        primary = self.layout.primary_key
+        selected = {
+            check.name
+            for check in self.context.selected_asset_check_keys
+            if check.asset_key == primary
+        }
+        checked_table, id_column = checked
+        evaluation = (
+            CheckEvaluation(primary, tables[checked_table], id_column) if selected else None
+        )
+        try:
+            yield from self._tables(tables, facts, provenance, report)
+            for result in evaluation.results() if evaluation is not None else ():
+                if result.check_name in selected:
+                    yield result
+        finally:
+            if evaluation is not None:
+                evaluation.wait()
+
+    def _tables(
+        self,
+        tables: Mapping[str, pa.Table],
+        facts: Mapping[str, Any],
+        provenance: Provenance,
+        report: tuple[str, str] | None,
+    ) -> Iterator[Output[Any]]:
         primary = self.layout.primary_key
         shared = {k: v for k, v in facts.items() if k not in _PRIMARY_ONLY}
         partitioned = self.partition_key is not None
@@ -156,13 +186,6 @@ class RunOutputs:
             return Output(
                 value, key.to_python_identifier(), metadata=dict(metadata), data_version=version
             )
-
-    def checks(self, table: pa.Table, id_column: str) -> Iterator[AssetCheckResult]:
-        selected = set(self.context.selected_asset_check_keys)
-        key = self.layout.primary_key
-        for result in check_results(key, table, id_column):
-            if AssetCheckKey(key, str(result.check_name)) in selected:
-                yield result
 
 
 #: Run facts that count once per remote run: only on the primary table.
