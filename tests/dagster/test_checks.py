@@ -70,7 +70,7 @@ def test_a_step_that_fails_writing_its_tables_fails_with_that_error_and_reports_
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     assets = build_findall_assets(
-        "checked", FindAllRequest(query="AI infrastructure companies", limit=20)
+        "checked", request=FindAllRequest(query="AI infrastructure companies", limit=20)
     )
     result = materialize(
         [assets],
