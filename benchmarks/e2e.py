@@ -272,9 +272,9 @@ PROBES: list[tuple[str, str, str]] = [
     ("  last parts (finish)", "scout_dagster.tables.findall", "FindAllBodyReader.finish"),
     ("read again whole (fallback)", "scout_dagster._client", "ScoutClient.get_findall_run_body"),
     ("tables (provenance)", "scout_dagster.tables.findall", "FindAllBody.tables"),
-    ("table metadata", "scout_dagster._dagster._run_outputs", "table_metadata"),
-    ("data version", "scout_dagster._dagster._run_outputs", "content_version"),
-    ("output conversion", "scout_dagster._dagster._run_outputs", "as_output"),
+    ("table metadata", "scout_dagster._dagster._table_output", "table_metadata"),
+    ("data version", "scout_dagster._dagster._table_output", "content_version"),
+    ("output conversion", "scout_dagster._dagster._table_output", "as_output"),
     (
         "IO manager",
         "scout_dagster._dagster._io_manager",

@@ -9,7 +9,6 @@ while the tables are written. The facts about the run shared by every table
 
 import datetime as dt
 import hashlib
-import warnings
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +16,6 @@ import pyarrow as pa
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
-    AssetKey,
-    BetaWarning,
     DataVersion,
     MetadataValue,
     Output,
@@ -27,11 +24,11 @@ from dagster import (
 from .._follower import FollowResult
 from .._models import FindAllRun, SearchRun
 from ..tables.provenance import Provenance
-from ..tables.versions import content_version
+from ..tables.versions import RUN_SPECIFIC_COLUMNS
 from ._asset_layout import ScoutAssetLayout
 from ._checks import CheckEvaluation
-from ._metadata import table_metadata
-from ._output_types import as_output, report_table, table_type_for, wants_naive_times
+from ._output_types import report_table, table_type_for
+from ._table_output import handed_over, table_output, versioned_output
 
 if TYPE_CHECKING:
     from ._resource import ScoutResource
@@ -138,14 +135,19 @@ class RunOutputs:
         partitioned = self.partition_key is not None
         for table_name, table in tables.items():
             key = self.layout.keys[table_name]
-            metadata = {
-                **(facts if key == primary else shared),
-                **table_metadata(table, partitioned=partitioned),
-            }
+            metadata = dict(facts if key == primary else shared)
             if key != primary:
                 metadata["scout/credits_on"] = MetadataValue.text(primary.to_user_string())
-            yield self._output(
-                key, self._handed_over(table_name, table), metadata, _content_version(table)
+            yield table_output(
+                self.context,
+                table,
+                self.layout.io_manager_keys[table_name],
+                self.layout.table_type,
+                metadata,
+                partitioned=partitioned,
+                # A refresh that found the same rows changes no version.
+                version_excludes=RUN_SPECIFIC_COLUMNS,
+                output_name=key.to_python_identifier(),
             )
         if report is not None:
             raw, shown = report
@@ -157,42 +159,22 @@ class RunOutputs:
                 "report_chars": MetadataValue.int(len(raw)),
             }
             version = DataVersion(hashlib.sha256(raw.encode()).hexdigest()[:24])
-            _, text_ok = table_type_for(self._io_manager("report"), self.layout.table_type)
+            io_manager_key = self.layout.io_manager_keys["report"]
+            io_manager = getattr(self.context.resources, io_manager_key, None)
+            _, text_ok = table_type_for(io_manager, self.layout.table_type)
             # A table IO manager stores no text: the report as one row.
             stored = (
                 raw
                 if text_ok
-                else self._handed_over("report", report_table(raw, provenance.columns(1)))
+                else handed_over(
+                    self.context,
+                    report_table(raw, provenance.columns(1)),
+                    io_manager_key,
+                    self.layout.table_type,
+                )
             )
-            yield self._output(key, stored, metadata, version)
-
-    def _handed_over(self, table_name: str, table: pa.Table) -> Any:
-        """``table`` as the IO manager of ``table_name`` takes it."""
-        io_manager = self._io_manager(table_name)
-        table_type, _ = table_type_for(io_manager, self.layout.table_type)
-        return as_output(table, table_type, naive_times=wants_naive_times(io_manager))
-
-    def _io_manager(self, table_name: str) -> object:
-        return getattr(self.context.resources, self.layout.io_manager_keys[table_name], None)
-
-    @staticmethod
-    def _output(
-        key: AssetKey, value: Any, metadata: Mapping[str, Any], version: DataVersion
-    ) -> Output[Any]:
-        with warnings.catch_warnings():
-            # data_version is marked beta in Dagster 1.13; it is what makes
-            # a refresh that changed nothing leave downstream assets fresh.
-            warnings.simplefilter("ignore", BetaWarning)
-            return Output(
-                value, key.to_python_identifier(), metadata=dict(metadata), data_version=version
-            )
+            yield versioned_output(stored, metadata, version, key.to_python_identifier())
 
 
 #: Run facts that count once per remote run: only on the primary table.
 _PRIMARY_ONLY = frozenset({"scout/credits", "scout/credits_max_seen", "scout/warnings"})
-
-
-def _content_version(table: pa.Table) -> DataVersion:
-    """A data version that changes only when the rows do, not when a run re-fetched
-    them (hashed as a stream: no copy of the table is held)."""
-    return DataVersion(content_version(table))
