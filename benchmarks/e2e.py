@@ -283,7 +283,7 @@ PROBES: list[tuple[str, str, str]] = [
     ("  Parquet write", "scout_dagster._storage", "ParquetStore.write"),
     # Counted on a thread of its own while the tables are written ("~": beside
     # the rows above, so not part of the step's sum of top-level phases).
-    ("~ checks (own thread)", "scout_dagster._dagster._checks", "CheckFigures.of"),
+    ("~ checks (own thread)", "scout_dagster._dagster._checks", "count_checks"),
 ]
 SETUP = "step setup (start to create)"
 OTHER = "other (step - top-level phases)"
