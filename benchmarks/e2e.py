@@ -740,7 +740,8 @@ def ours_phases(results: Sequence[SizeResult]) -> None:
     _phase_table(
         "Our step by phase, in-process probes (median s; indented rows are part of the row "
         "above; ~ rows run on a thread of their own beside the rows above; other: Dagster's "
-        "own work in the step, events and metadata, and what no probe covers)",
+        "own work in the step, events and metadata, the wait for the checks' thread, and "
+        "what no probe covers)",
         results,
         "ours",
         [*order, OTHER, "step (event log)"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import warnings
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from dagster import AssetCheckResult, AssetCheckSpec, AssetKey, MetadataValue, PartitionsDefinition
@@ -54,33 +55,39 @@ class CheckFigures:
     """What the checks count in a table: all they need of it."""
 
     rows: int
-    duplicates: int
+    #: None when the unique check is not asked for (the one costly count).
+    duplicates: int | None
     missing_url: int
 
 
-def count_checks(table: pa.Table, id_column: str) -> CheckFigures:
-    ids = table.column(id_column)
-    # unique() is one hash pass; count_distinct over many chunks measured ten
-    # times slower at a million rows. Nulls are not ids: count_distinct's rule.
-    distinct = len(ids.unique()) - (1 if ids.null_count else 0)
+def count_checks(table: pa.Table, id_column: str, *, unique: bool = True) -> CheckFigures:
+    duplicates = None
+    if unique:
+        ids = table.column(id_column)
+        # unique() is one hash pass; count_distinct over many chunks measured ten
+        # times slower at a million rows. Nulls are not ids: count_distinct's rule.
+        duplicates = table.num_rows - (len(ids.unique()) - (1 if ids.null_count else 0))
     return CheckFigures(
         rows=table.num_rows,
-        duplicates=table.num_rows - distinct,
+        duplicates=duplicates,
         missing_url=table.column("source_url").null_count,
     )
 
 
 class CheckEvaluation:
-    """The checks' figures of a table, counted on a thread of their own from
-    the moment it is made, while the step hands its tables to their IO
-    managers: at a million rows ``unique()`` takes about as long as the
-    Parquet write (both release the GIL), so the two run side by side.
-    :meth:`results` waits for it; :meth:`wait` only lets it end (a step that
-    failed on the way leaves no thread counting behind it)."""
+    """The ``selected`` checks of a table (their names), counted on a thread
+    of their own from the moment it is made, while the step hands its tables
+    to their IO managers: at a million rows ``unique()`` takes about as long
+    as the Parquet write (both release the GIL), so the two run side by side.
+    :meth:`results` waits for them. A step that fails before asking leaves
+    the count to finish on its own (a daemon thread; nothing reads it)."""
 
-    def __init__(self, key: AssetKey, table: pa.Table, id_column: str) -> None:
+    def __init__(
+        self, key: AssetKey, table: pa.Table, id_column: str, selected: Collection[str]
+    ) -> None:
         self._key = key
         self._id_column = id_column
+        self._selected = frozenset(selected)
         self._figures: CheckFigures | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
@@ -89,45 +96,53 @@ class CheckEvaluation:
         self._thread.start()
 
     def _count(self, table: pa.Table) -> None:
+        unique = f"unique_{self._id_column}" in self._selected
         try:
-            self._figures = count_checks(table, self._id_column)
+            self._figures = count_checks(table, self._id_column, unique=unique)
         except BaseException as exc:  # handed to the step's thread by results()
             self._error = exc
 
-    def wait(self) -> None:
-        self._thread.join()
-
     def results(self) -> list[AssetCheckResult]:
-        self.wait()
+        self._thread.join()
         if self._error is not None:
             raise self._error
         assert self._figures is not None
-        return _results(self._key, self._figures, self._id_column)
+        return [
+            result
+            for result in _results(self._key, self._figures, self._id_column)
+            if result.check_name in self._selected
+        ]
 
 
 def check_results(key: AssetKey, table: pa.Table, id_column: str) -> list[AssetCheckResult]:
-    """The checks of ``table``, counted on the calling thread."""
+    """Every check of ``table``, counted on the calling thread."""
     return _results(key, count_checks(table, id_column), id_column)
 
 
 def _results(key: AssetKey, figures: CheckFigures, id_column: str) -> list[AssetCheckResult]:
-    return [
+    results = [
         AssetCheckResult(
             asset_key=key,
             check_name="not_empty",
             passed=figures.rows > 0,
             metadata={"rows": MetadataValue.int(figures.rows)},
-        ),
-        AssetCheckResult(
-            asset_key=key,
-            check_name=f"unique_{id_column}",
-            passed=figures.duplicates == 0,
-            metadata={"duplicates": MetadataValue.int(figures.duplicates)},
-        ),
+        )
+    ]
+    if figures.duplicates is not None:
+        results.append(
+            AssetCheckResult(
+                asset_key=key,
+                check_name=f"unique_{id_column}",
+                passed=figures.duplicates == 0,
+                metadata={"duplicates": MetadataValue.int(figures.duplicates)},
+            )
+        )
+    results.append(
         AssetCheckResult(
             asset_key=key,
             check_name="has_source_url",
             passed=figures.missing_url == 0,
             metadata={"rows_without_source_url": MetadataValue.int(figures.missing_url)},
-        ),
-    ]
+        )
+    )
+    return results

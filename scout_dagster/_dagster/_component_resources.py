@@ -23,6 +23,7 @@ from dagster import EnvVar
 from dagster.components import ComponentLoadContext, Model, Resolvable, Resolver
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .._arrow_pool import MemoryPoolName
 from ._io_manager import ScoutParquetIOManager
 from ._resource import API_KEY_ENV, ScoutResource
 
@@ -60,6 +61,12 @@ class ScoutResourceAttributes(Model):
     cancel_on_termination: bool = Field(
         default=True,
         description="Cancel the remote run when the Dagster run is terminated.",
+    )
+    arrow_memory_pool: MemoryPoolName = Field(
+        default="jemalloc",
+        description="The Arrow memory pool of the processes that run steps (jemalloc, "
+        "mimalloc, system, or unchanged: pyarrow's choice). ARROW_DEFAULT_MEMORY_POOL "
+        "wins where set.",
     )
 
     @field_validator("api_key_env")
@@ -112,6 +119,7 @@ def _scout_resource(settings: ScoutResourceAttributes, base_url_env: str) -> Sco
         return ScoutResource.from_env(
             emulator_without_key=settings.emulator_without_key,
             cancel_on_termination=settings.cancel_on_termination,
+            arrow_memory_pool=settings.arrow_memory_pool,
         )
     # Only the variable's name is kept; Dagster reads it where the run executes,
     # and a run without it fails before the resource exists.
@@ -119,6 +127,7 @@ def _scout_resource(settings: ScoutResourceAttributes, base_url_env: str) -> Sco
         api_key=EnvVar(settings.api_key_env),
         base_url=base_url_env.strip() or ScoutResource.model_fields["base_url"].default,
         cancel_on_termination=settings.cancel_on_termination,
+        arrow_memory_pool=settings.arrow_memory_pool,
     )
 
 

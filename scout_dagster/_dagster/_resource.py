@@ -20,7 +20,7 @@ from dagster import (
 )
 from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
-from .._arrow_pool import MemoryPoolName, use_memory_pool
+from .._arrow_pool import MemoryPoolName, pool_chosen_by_environment, use_memory_pool
 from .._config import DEFAULT_BASE_URL, RetryPolicy, normalize_base_url
 from .._errors import ScoutConfigError
 from .._local_emulator import EMULATOR_API_KEY, emulator_url, ensure_local_emulator
@@ -190,9 +190,11 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     arrow_memory_pool: MemoryPoolName = Field(
         default="jemalloc",
-        description="The Arrow memory pool of the processes that run steps: jemalloc "
-        "(measured faster than pyarrow's default, mimalloc, on a run's tables), mimalloc, "
-        "system, or unchanged (pyarrow's choice). ARROW_DEFAULT_MEMORY_POOL wins where set.",
+        description="The Arrow memory pool of the processes that run steps, set for the "
+        "whole process as a run's resources are set up: jemalloc (measured faster than "
+        "pyarrow's default, mimalloc, on a run's tables), mimalloc, system, or unchanged "
+        "(pyarrow's choice, or your own set_memory_pool). ARROW_DEFAULT_MEMORY_POOL wins "
+        "where set.",
     )
 
     _client: ScoutClient | None = PrivateAttr(default=None)
@@ -220,7 +222,11 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     @classmethod
     def from_env(
-        cls, *, emulator_without_key: bool = False, cancel_on_termination: bool = True
+        cls,
+        *,
+        emulator_without_key: bool = False,
+        cancel_on_termination: bool = True,
+        arrow_memory_pool: MemoryPoolName = "jemalloc",
     ) -> ScoutResource:
         """The real API, with the key read from ``SCOUT_API_KEY`` where each run
         executes (not where the code location is loaded), and the service from
@@ -229,8 +235,8 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
         Without a key a run fails before any request, unless
         ``emulator_without_key=True`` asks for the local emulator instead (a
         base URL without a key still fails: someone meant that service).
-        ``cancel_on_termination``: see the field. Makes no network call and
-        starts nothing.
+        ``cancel_on_termination``, ``arrow_memory_pool``: see the fields.
+        Makes no network call and starts nothing.
         """
         base_url = os.environ.get("SCOUT_BASE_URL", "").strip() or DEFAULT_BASE_URL
         if emulator_without_key and not os.environ.get(API_KEY_ENV, "").strip():
@@ -244,6 +250,7 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
             base_url=base_url,
             emulator_without_key=emulator_without_key,
             cancel_on_termination=cancel_on_termination,
+            arrow_memory_pool=arrow_memory_pool,
         )
 
     @classmethod
@@ -268,9 +275,22 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         _prepare_for_runs()
-        pool = use_memory_pool(self.arrow_memory_pool)
-        (context.log or get_dagster_logger()).debug("Arrow memory pool: %s", pool)
+        if context.dagster_run is not None:  # a run's steps; not a sensor's tick
+            self._use_memory_pool(context.log or get_dagster_logger())
         self._client = self._build_client(context.log)
+
+    def _use_memory_pool(self, log: Any) -> None:
+        wanted = self.arrow_memory_pool
+        pool = use_memory_pool(wanted)
+        if wanted not in ("unchanged", pool) and not pool_chosen_by_environment():
+            log.warning(
+                "arrow_memory_pool is %s, which this pyarrow is built without: Arrow "
+                "allocates from %s",
+                wanted,
+                pool,
+            )
+        else:
+            log.debug("Arrow memory pool: %s", pool)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._client is not None:

@@ -112,16 +112,13 @@ class RunOutputs:
         }
         checked_table, id_column = checked
         evaluation = (
-            CheckEvaluation(primary, tables[checked_table], id_column) if selected else None
+            CheckEvaluation(primary, tables[checked_table], id_column, selected)
+            if selected
+            else None
         )
-        try:
-            yield from self._tables(tables, facts, provenance, report)
-            for result in evaluation.results() if evaluation is not None else ():
-                if result.check_name in selected:
-                    yield result
-        finally:
-            if evaluation is not None:
-                evaluation.wait()
+        yield from self._tables(tables, facts, provenance, report)
+        if evaluation is not None:
+            yield from evaluation.results()
 
     def _tables(
         self,

@@ -276,6 +276,7 @@ def test_a_placeholder_the_partitions_cannot_fill_fails_at_load() -> None:
             "emulator_without_key works with api_key_env: SCOUT_API_KEY only",
         ),
         ("io_manager: {base_path: 's3//bucket/scout'}", "write 's3://bucket/scout'"),
+        ("resource: {arrow_memory_pool: tcmalloc}", "'jemalloc', 'mimalloc', 'system'"),
     ],
     ids=[
         "name",
@@ -289,6 +290,7 @@ def test_a_placeholder_the_partitions_cannot_fill_fails_at_load() -> None:
         "key-as-variable-name",
         "opt-in-with-another-variable",
         "base-path",
+        "memory-pool",
     ],
 )
 def test_bad_attributes_fail_at_load(attributes: str, message: str) -> None:
@@ -327,6 +329,13 @@ def test_a_component_of_its_own_key_binds_its_own_resource(tmp_path: Path) -> No
     assert resources["scout"].emulator_without_key is False
     assert resources["scout_demo"].emulator_without_key is True
     assert assets.required_resource_keys >= {"scout_demo"}
+
+
+def test_the_memory_pool_of_the_yaml_is_the_resources(tmp_path: Path) -> None:
+    yaml = findall('query: "AI companies"', "resource: {arrow_memory_pool: unchanged}", tmp_path)
+    with defs_from_yaml({"ai": yaml}) as defs:
+        resources: Any = defs.resources
+    assert resources["scout"].arrow_memory_pool == "unchanged"
 
 
 def test_another_variable_is_read_where_the_run_executes(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from dagster import materialize
+from dagster import build_resources, materialize
 from pydantic import ValidationError
 
 from scout_dagster import FindAllRequest, ScoutParquetIOManager, ScoutResource, build_findall_assets
@@ -53,6 +53,14 @@ def test_a_step_runs_on_jemalloc_unless_told_otherwise(
 @pytest.mark.usefixtures("mimalloc_default")
 def test_unchanged_leaves_pyarrows_pool(emulator: EmulatorServer, tmp_path: Path) -> None:
     _materialize(emulator, tmp_path / "unchanged", arrow_memory_pool="unchanged")
+    assert pa.default_memory_pool().backend_name == "mimalloc"
+
+
+@pytest.mark.usefixtures("mimalloc_default")
+def test_resources_built_outside_a_run_leave_the_pool(emulator: EmulatorServer) -> None:
+    # As a sensor's tick builds them, in the long-lived code server.
+    with build_resources({"scout": ScoutResource(api_key=TEST_KEY, base_url=emulator.url)}):
+        pass
     assert pa.default_memory_pool().backend_name == "mimalloc"
 
 

@@ -1,9 +1,8 @@
 """The checks' figures, on tables made here: duplicates counted as count_distinct counts;
-counted on a thread of their own beside the writes, and never left counting."""
+counted on a thread of their own beside the writes, only those selected."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +41,29 @@ def test_duplicates_are_rows_less_distinct_ids_nulls_never_distinct(ids: list[st
     assert results["not_empty"].passed is bool(ids)
 
 
+ALL = ("not_empty", "unique_entity_id", "has_source_url")
+
+
 @pytest.mark.parametrize("ids", IDS)
 def test_counted_on_a_thread_of_their_own_they_are_the_same_results(ids: list[str | None]) -> None:
-    evaluation = CheckEvaluation(AssetKey("t"), _table(ids), "entity_id")
+    evaluation = CheckEvaluation(AssetKey("t"), _table(ids), "entity_id", ALL)
     assert evaluation.results() == check_results(AssetKey("t"), _table(ids), "entity_id")
+
+
+@pytest.mark.parametrize(
+    "selected", [("not_empty",), ("unique_entity_id",), ("has_source_url", "not_empty")]
+)
+def test_only_the_selected_checks_are_reported(selected: tuple[str, ...]) -> None:
+    table = _table(["a", "a", "b"])
+    results = CheckEvaluation(AssetKey("t"), table, "entity_id", selected).results()
+    every = {str(r.check_name): r for r in check_results(AssetKey("t"), table, "entity_id")}
+    assert [str(r.check_name) for r in results] == [n for n in ALL if n in selected]
+    assert all(r == every[str(r.check_name)] for r in results)
 
 
 def test_an_error_while_counting_is_raised_on_the_steps_thread() -> None:
     no_urls = pa.table({"entity_id": pa.array(["a"])})
-    evaluation = CheckEvaluation(AssetKey("t"), no_urls, "entity_id")
+    evaluation = CheckEvaluation(AssetKey("t"), no_urls, "entity_id", ALL)
     with pytest.raises(KeyError, match="source_url"):
         evaluation.results()
 
@@ -83,6 +96,5 @@ def test_a_step_that_fails_writing_its_tables_fails_with_that_error_and_reports_
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the warehouse is down" in str(failure.event_specific_data)
+    # The checks come after the tables: a step that could not store them reports none.
     assert not [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    # The counting thread was waited for when the step's generator was closed.
-    assert not [t for t in threading.enumerate() if t.name == "scout-checks"]
