@@ -31,7 +31,7 @@ from scout_dagster import (
     build_findall_assets,
     build_search_assets,
 )
-from scout_dagster.emulator import EmulatorServer, FaultConfig
+from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig
 from scout_dagster.tables import json_reader
 from scout_dagster.tables.schemas import (
     FINDINGS_SCHEMA,
@@ -95,8 +95,13 @@ def test_findall_tables_match_what_the_emulator_served(
     assert result.success
     assert not whole_reads, "the body was read whole"
     # One create, a read of its state (a create may replay an earlier, dead
-    # run), and a stream, whose terminal event carries the completed run.
-    assert [r.method for r in emulator.ledger.requests] == ["POST", "GET", "GET"]
+    # run), and a stream, whose terminal event carries the completed run; on a
+    # machine slow enough that the run had completed by that read, no stream:
+    # either way the body is downloaded once.
+    requests = [(r.method, r.path.rsplit("/", 1)[-1]) for r in emulator.ledger.requests]
+    run_id = emulator.ledger.runs()[0].run_id
+    assert requests[:2] == [("POST", "runs"), ("GET", run_id)]
+    assert requests[2:] in ([], [("GET", "events")])
 
     (snapshot,) = emulator.ledger.runs()
     client, _ = make_client(emulator)
@@ -161,6 +166,18 @@ def test_findall_tables_match_what_the_emulator_served(
         ("ai_entities", "has_source_url"): True,
     }
     assert emulator.ledger.creates() == 1 and emulator.ledger.cancels() == 0
+
+
+def test_a_run_completed_by_the_first_look_is_read_from_that_look(tmp_path: Path) -> None:
+    # As on a machine slow enough that the run ended before the step looked.
+    config = EmulatorConfig(queued_s=0.0, findall_duration_s=0.0, keepalive_s=0.2)
+    with EmulatorServer(config=config, api_key=TEST_KEY) as server:
+        assets = build_findall_assets("ai", QUERY, output_schema=SCHEMA, limit=12)
+        assert materialize([assets], resources=resources(server, tmp_path)).success
+        run_id = server.ledger.runs()[0].run_id
+        requests = [(r.method, r.path.rsplit("/", 1)[-1]) for r in server.ledger.requests]
+    assert requests == [("POST", "runs"), ("GET", run_id)]
+    assert pq.read_table(tmp_path / "ai_entities" / "data.parquet").num_rows == 12
 
 
 def test_downstream_assets_get_pandas_or_arrow(emulator: EmulatorServer, tmp_path: Path) -> None:
