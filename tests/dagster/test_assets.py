@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from scout_dagster import (
     build_findall_assets,
     build_search_assets,
 )
-from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig
+from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig, ManualClock
 from scout_dagster.tables import json_reader
 from scout_dagster.tables.schemas import (
     FINDINGS_SCHEMA,
@@ -72,10 +73,33 @@ def metadata_of(result: ExecuteInProcessResult, key: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- FindAll
 
 
+@pytest.fixture
+def watched_emulator() -> Iterator[EmulatorServer]:
+    """An emulator whose runs end only once their event stream is open: its
+    clock moves past a run's end when the stream's request arrives, however
+    slow the machine (a fast emulator's run may end before the step looks)."""
+    clock = ManualClock()
+    config = EmulatorConfig(keepalive_s=0.2, stream_tick_s=0.005)
+    with EmulatorServer(config=config, api_key=TEST_KEY, clock=clock) as server:
+
+        def end_once_watched() -> None:
+            wait_until(lambda: any(r.path.endswith("/events") for r in server.ledger.requests))
+            clock.advance(3600.0)
+
+        watcher = threading.Thread(target=end_once_watched, daemon=True)
+        watcher.start()
+        yield server
+        watcher.join()
+
+
 @pytest.mark.parametrize("in_pieces", [False, True], ids=["read-whole", "read-in-pieces"])
 def test_findall_tables_match_what_the_emulator_served(
-    in_pieces: bool, emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    in_pieces: bool,
+    watched_emulator: EmulatorServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    emulator = watched_emulator
     whole_reads: list[int] = []
     if in_pieces:  # as a large body is read: cut at every element
         monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
@@ -95,13 +119,13 @@ def test_findall_tables_match_what_the_emulator_served(
     assert result.success
     assert not whole_reads, "the body was read whole"
     # One create, a read of its state (a create may replay an earlier, dead
-    # run), and a stream, whose terminal event carries the completed run; on a
-    # machine slow enough that the run had completed by that read, no stream:
-    # either way the body is downloaded once.
-    requests = [(r.method, r.path.rsplit("/", 1)[-1]) for r in emulator.ledger.requests]
+    # run), and a stream, whose terminal event carries the completed run.
     run_id = emulator.ledger.runs()[0].run_id
-    assert requests[:2] == [("POST", "runs"), ("GET", run_id)]
-    assert requests[2:] in ([], [("GET", "events")])
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in emulator.ledger.requests] == [
+        ("POST", "runs"),
+        ("GET", run_id),
+        ("GET", "events"),
+    ]
 
     (snapshot,) = emulator.ledger.runs()
     client, _ = make_client(emulator)
