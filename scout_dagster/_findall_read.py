@@ -10,6 +10,7 @@ with :func:`body_followed`, or reads a final body with :func:`fetch_run_body`,
 and hands them to the IO manager. No Dagster here.
 """
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -85,12 +86,22 @@ def body_followed(
     taken = result.take_body()
     if isinstance(taken, bytes):
         try:
-            taken = read_run_body(taken, run_id, columns)
+            taken = _read_kept(taken, run_id, columns)
         except ValueError:
             return None
     if not isinstance(taken, FindAllBody) or taken.facts.run_id != run_id:
         return None
     return taken if taken.facts.state is RunState.COMPLETED else None
+
+
+def _read_kept(raw: bytes, run_id: str, columns: Sequence[EntityColumn]) -> FindAllBody:
+    """Bytes already downloaded, read as a download is (a large body's
+    entities go to disk as they are parsed, not into memory beside the
+    bytes); read whole when the fast read cannot take them."""
+    with contextlib.closing(_RunBodyReader(run_id, columns)) as reader:
+        reader.feed(raw)
+        body = reader.finish()
+    return body if body is not None else read_run_body(raw, run_id, columns)
 
 
 def look_reader(

@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from ._schema_union import check_names, conform, conforms, schema_union, stored_schema
 from ._storage import DATA_FILE, FileChanged, ParquetStore, parquet_writer
+from .tables.spool import SpooledTable
 
 __all__ = ["write_partition"]
 
@@ -61,7 +62,10 @@ MAX_ROUNDS = 5
 
 
 def write_partition(
-    store: ParquetStore, table_name: str, table: pa.Table, partition: Mapping[str, str]
+    store: ParquetStore,
+    table_name: str,
+    table: pa.Table | SpooledTable,
+    partition: Mapping[str, str],
 ) -> str:
     """``table`` as the ``partition`` of ``table_name``, every partition of the
     table with the same columns (see the module's docstring); the path written."""
@@ -90,9 +94,7 @@ def write_partition(
                     if not conforms(schemas[path], union):
                         _rewrite(store, path, schemas[path], before[path], union)
                         written[path] = store._signature(path)
-                store._replace_in(
-                    folder, DATA_FILE, parquet_writer(conform(table, union, keep_types=False))
-                )
+                store._replace_in(folder, DATA_FILE, parquet_writer(_conformed(table, union)))
                 written[own] = store._signature(own)
             except FileChanged:
                 continue
@@ -104,6 +106,13 @@ def write_partition(
         f"its partitions' columns agree ({MAX_ROUNDS} attempts); every file is whole, "
         "retry the write"
     )
+
+
+def _conformed(table: pa.Table | SpooledTable, union: pa.Schema) -> pa.Table | SpooledTable:
+    """``table`` with the union's columns: a spooled table batch by batch."""
+    if isinstance(table, SpooledTable):
+        return table.mapped(lambda batch: conform(batch, union, keep_types=False))
+    return conform(table, union, keep_types=False)
 
 
 def _rewrite(

@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 
 from ._base_location import DATA_FILE, as_uri, check_base_location
 from ._schema_union import SchemaConflictError, conform, schema_union
+from .tables.spool import SpooledTable
 
 if sys.platform != "win32":
     import fcntl
@@ -87,9 +88,20 @@ def _escape(value: str) -> str:
     return urllib.parse.quote(value, safe=" -_.:@+,")
 
 
-def parquet_writer(table: pa.Table) -> Callable[[pa.NativeFile], None]:
+def parquet_writer(table: pa.Table | SpooledTable) -> Callable[[pa.NativeFile], None]:
+    """A write of ``table`` as Parquet; a spooled table batch by batch from its
+    file, a row group each, so that it is never in memory whole."""
+
     def write(sink: pa.NativeFile) -> None:
-        pq.write_table(table, sink, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
+        if not isinstance(table, SpooledTable):
+            pq.write_table(
+                table, sink, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL
+            )
+            return
+        options = {"compression": COMPRESSION, "compression_level": COMPRESSION_LEVEL}
+        with pq.ParquetWriter(sink, table.schema, **options) as writer:
+            for batch in table.batches():
+                writer.write_batch(batch)
 
     return write
 
@@ -148,7 +160,10 @@ class ParquetStore:
     # ------------------------------------------------------------ write
 
     def write(
-        self, table_name: str, table: pa.Table, partition: Mapping[str, str] | None = None
+        self,
+        table_name: str,
+        table: pa.Table | SpooledTable,
+        partition: Mapping[str, str] | None = None,
     ) -> WrittenTable:
         """Replace the table (or one partition of it) with ``table``, atomically.
 

@@ -130,10 +130,13 @@ class ScoutParquetIOManager(ConfigurableIOManager):
             return
         import pyarrow as pa
 
+        from ..tables.spool import SpooledTable
+
         pandas = sys.modules.get("pandas")
         if pandas is not None and isinstance(obj, pandas.DataFrame):
             obj = pa.Table.from_pandas(obj, preserve_index=False)
-        if not isinstance(obj, pa.Table):
+        # A spooled table (a large FindAll run's entities) is written from its file.
+        if not isinstance(obj, pa.Table | SpooledTable):
             raise TypeError(
                 f"ScoutParquetIOManager stores pyarrow.Table, pandas.DataFrame or str outputs; "
                 f"asset {name} returned {type(obj).__name__}"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .._follower import FollowResult
+    from ..tables.spool import SpooledTable
 
 __all__ = ["column_schema", "run_metadata", "table_metadata"]
 
@@ -46,7 +47,7 @@ def _cell(value: Any) -> str:
     return text
 
 
-def _preview(table: pa.Table) -> str:
+def _preview(table: pa.Table | SpooledTable) -> str:
     rows = table.slice(0, PREVIEW_ROWS).to_pylist()
     header = "| " + " | ".join(table.column_names) + " |"
     rule = "|" + "---|" * len(table.column_names)
@@ -56,7 +57,7 @@ def _preview(table: pa.Table) -> str:
     return "\n".join([header, rule, *body])
 
 
-def table_metadata(table: pa.Table, *, partitioned: bool) -> dict[str, Any]:
+def table_metadata(table: pa.Table | SpooledTable, *, partitioned: bool) -> dict[str, Any]:
     """Dagster's table metadata: the rows of this materialization are the
     partition's (``partition_row_count``) when partitioned, else the table's."""
     counts = (

@@ -24,6 +24,7 @@ from dagster import (
 from .._follower import FollowResult
 from .._models import FindAllRun, SearchRun
 from ..tables.provenance import Provenance
+from ..tables.spool import SpooledTable
 from ..tables.versions import RUN_SPECIFIC_COLUMNS
 from ._asset_layout import ScoutAssetLayout
 from ._checks import CheckEvaluation
@@ -80,7 +81,7 @@ class RunOutputs:
 
     def outputs(
         self,
-        tables: Mapping[str, pa.Table],
+        tables: Mapping[str, pa.Table | SpooledTable],
         facts: Mapping[str, Any],
         provenance: Provenance,
         *,
@@ -116,13 +117,20 @@ class RunOutputs:
             if selected
             else None
         )
-        yield from self._tables(tables, facts, provenance, report)
-        if evaluation is not None:
-            yield from evaluation.results()
+        try:
+            yield from self._tables(tables, facts, provenance, report)
+            if evaluation is not None:
+                yield from evaluation.results()
+        finally:
+            # Every table was handed on (and its checks counted): a spooled
+            # table's file goes now, not when it is garbage-collected.
+            for table in tables.values():
+                if isinstance(table, SpooledTable):
+                    table.close()
 
     def _tables(
         self,
-        tables: Mapping[str, pa.Table],
+        tables: Mapping[str, pa.Table | SpooledTable],
         facts: Mapping[str, Any],
         provenance: Provenance,
         report: tuple[str, str] | None,

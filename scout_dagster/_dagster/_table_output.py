@@ -14,7 +14,9 @@ from typing import Any
 import pyarrow as pa
 from dagster import AssetExecutionContext, BetaWarning, DataVersion, Output
 
+from ..tables.spool import SpooledTable
 from ..tables.versions import content_version
+from ._io_manager import ScoutParquetIOManager
 from ._metadata import table_metadata
 from ._output_types import TableType, as_output, table_type_for, wants_naive_times
 
@@ -23,7 +25,7 @@ __all__ = ["handed_over", "table_output", "versioned_output"]
 
 def table_output(
     context: AssetExecutionContext,
-    table: pa.Table,
+    table: pa.Table | SpooledTable,
     io_manager_key: str,
     table_type: TableType | None,
     metadata: Mapping[str, Any],
@@ -45,14 +47,30 @@ def table_output(
 
 def handed_over(
     context: AssetExecutionContext,
-    table: pa.Table,
+    table: pa.Table | SpooledTable,
     io_manager_key: str,
     table_type: TableType | None,
 ) -> Any:
-    """``table`` in the type the IO manager bound to ``io_manager_key`` takes."""
+    """``table`` in the type the IO manager bound to ``io_manager_key`` takes.
+
+    A spooled table goes to ``ScoutParquetIOManager`` as it is (written from
+    its file batch by batch); any other IO manager gets it read into memory."""
     io_manager = getattr(context.resources, io_manager_key, None)
     handed, _ = table_type_for(io_manager, table_type)
+    if isinstance(table, SpooledTable):
+        if handed == "arrow" and _writes_spooled(io_manager):
+            return table
+        table = table.read_all()
     return as_output(table, handed, naive_times=wants_naive_times(io_manager))
+
+
+def _writes_spooled(io_manager: object) -> bool:
+    """Whether ``io_manager`` is one whose ``handle_output`` is ours (a
+    subclass that writes tables its own way gets a ``pyarrow.Table``)."""
+    return (
+        isinstance(io_manager, ScoutParquetIOManager)
+        and type(io_manager).handle_output is ScoutParquetIOManager.handle_output
+    )
 
 
 def versioned_output(

@@ -35,6 +35,7 @@ from .ids import entity_ids_for
 from .json_reader import ArraysDocument, ArraysReader, read_arrays
 from .provenance import Provenance, with_provenance
 from .schemas import CITATIONS_SCHEMA, EntityColumn, entities_schema
+from .spool import SpooledTable, TableSpool
 
 __all__ = [
     "FindAllBody",
@@ -72,7 +73,8 @@ class FindAllFacts:
 
 @dataclasses.dataclass(frozen=True)
 class FindAllTables:
-    entities: pa.Table
+    #: On disk when the body was read as it downloaded (see :mod:`.spool`).
+    entities: pa.Table | SpooledTable
     citations: pa.Table
     #: How the body was read (see :data:`ReadPath`).
     path: ReadPath
@@ -86,7 +88,8 @@ class FindAllBody:
 
     facts: FindAllFacts
     columns: tuple[EntityColumn, ...]
-    entities: pa.Table
+    #: Spooled to disk when read as it downloaded (:class:`FindAllBodyReader`).
+    entities: pa.Table | SpooledTable
     citations: pa.Table
     path: ReadPath
 
@@ -153,6 +156,7 @@ class FindAllBodyReader:
         self._gathered: list[bytes | memoryview] = []
         self._size = 0
         self._reader: ArraysReader | None = None
+        self._spool: TableSpool | None = None
 
     def feed(self, chunk: bytes | memoryview) -> None:
         if self._reader is not None:
@@ -164,20 +168,35 @@ class FindAllBodyReader:
             # The contract's rich status first, then a plain string, as
             # read_findall tries them.
             first, *others = [_native_schema(self._columns, s) for s in _STATUS_TYPES]
-            self._reader = ArraysReader(first, _transforms(self._columns), also=others)
+            # The entities go to disk as they are parsed: a large body's
+            # table is not held in memory while the step hands it on.
+            self._spool = TableSpool()
+            self._reader = ArraysReader(
+                first,
+                _transforms(self._columns),
+                also=others,
+                spill={"entities": self._spool.append},
+            )
             self._reader.feed(b"".join(self._gathered))
             self._gathered.clear()
 
     def finish(self) -> FindAllBody | None:
         if self._reader is None:
             return read_findall(b"".join(self._gathered), self._columns)
+        assert self._spool is not None
         document = self._reader.finish()
-        return None if document is None else _native_body(document, self._columns)
+        if document is None:
+            self._spool.discard()
+            return None
+        spooled = self._spool.finish(_entities_schema(self._columns))
+        return _native_body(document, self._columns, entities=spooled)
 
     def close(self) -> None:
         self._gathered.clear()
         if self._reader is not None:
             self._reader.close()
+        if self._spool is not None:
+            self._spool.discard()  # nothing once finished: the table owns its file
 
 
 def read_findall_exact(run: Mapping[str, Any], columns: Sequence[EntityColumn]) -> FindAllBody:
@@ -246,11 +265,15 @@ def _transforms(columns: tuple[EntityColumn, ...]) -> dict[str, json_reader.Tran
     return {"entities": lambda items: _identified(items, columns), "candidates": _citation_rows}
 
 
-def _native_body(document: ArraysDocument, columns: tuple[EntityColumn, ...]) -> FindAllBody:
+def _native_body(
+    document: ArraysDocument,
+    columns: tuple[EntityColumn, ...],
+    entities: SpooledTable | None = None,
+) -> FindAllBody:
     return FindAllBody(
         facts=_facts(document.fields.to_pylist()[0]),
         columns=columns,
-        entities=document.arrays["entities"],
+        entities=document.arrays["entities"] if entities is None else entities,
         citations=document.arrays["candidates"],
         path="document",
     )
@@ -301,6 +324,11 @@ def _whole_number(row: Mapping[str, Any], name: str) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ScoutRunBodyError(f"{name} {value!r} is not a whole number")
+
+
+def _entities_schema(columns: tuple[EntityColumn, ...]) -> pa.Schema:
+    """The schema of :func:`_identified`'s tables."""
+    return _identified(pa.array([], entity_struct(columns)), columns).schema
 
 
 def _identified(items: pa.StructArray, columns: Sequence[EntityColumn]) -> pa.Table:

@@ -111,7 +111,8 @@ class ArraysDocument:
 
     #: One row: every field of the schema except the arrays.
     fields: pa.Table
-    #: Each array's elements, transformed piece by piece, in document order.
+    #: Each array's elements, transformed piece by piece, in document order
+    #: (but a reader's spilled arrays, handed on instead).
     arrays: dict[str, pa.Table]
 
 
@@ -187,6 +188,12 @@ class ArraysReader:
     The result is then the first schema's under which the whole read would
     succeed, as reading the document whole with each in turn would give; the
     fields' text (a few MiB: not the pieces) is kept until :meth:`finish`.
+
+    ``spill`` takes arrays out of the result: each one's transformed
+    elements are handed, in document order, to its callable (on the feeding
+    thread) as soon as they and every part before them are parsed, and are
+    not kept. What was handed on is only the document's once :meth:`finish`
+    gives it; when it gives None, the callable's receiver must drop it all.
     """
 
     def __init__(
@@ -196,13 +203,19 @@ class ArraysReader:
         *,
         threads: int | None = None,
         also: Sequence[pa.Schema] = (),
+        spill: Mapping[str, Callable[[pa.Table], None]] | None = None,
     ) -> None:
         _check_lists(schema, transforms)
+        if spill is not None and not set(spill) <= set(transforms):
+            raise TypeError("only arrays with a transform can be spilled")
         for other in also:
             if any(other.field(name).type != schema.field(name).type for name in transforms):
                 raise TypeError("every schema must type the arrays alike")
         self._schemas = [schema, *also]
         self._transforms = dict(transforms)
+        self._spill = dict(spill or {})
+        # Parts before this index have handed their elements to ``spill``.
+        self._spilled = 0
         self._threads = threads or cores()
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="scout-json")
         self._slots = threading.BoundedSemaphore(self._threads + 2)
@@ -250,6 +263,7 @@ class ArraysReader:
         else:
             data = chunk  # read in place: a whole document is not copied
         self._advance(data, final=False)
+        self._spill_parsed()
         keep = self._kept_from() - self._base
         if data is self._buffer:
             del self._buffer[:keep]
@@ -279,7 +293,11 @@ class ArraysReader:
         # Only fields parts fail without stopping the feed (see _done).
         read = self._read_fields_again(parts) if not self.failed else None
         self.close()
-        return None if read is None else self._assemble(read)
+        if read is None:
+            return None
+        for part in read[self._spilled :]:  # those before were handed on
+            self._hand_on(part)
+        return self._assemble(read)
 
     def _read_fields_again(self, parts: list[_Part | None]) -> list[_Part] | None:
         """``parts``, every fields part read by the first schema all of them fit."""
@@ -305,6 +323,26 @@ class ArraysReader:
         self._failed.set()
         self._parts.clear()  # their tables and tracebacks go with them
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _spill_parsed(self) -> None:
+        """Hand on the spilled elements of the parts parsed, in order, so far."""
+        if not self._spill:
+            return
+        while self._spilled < len(self._parts):
+            future, fields_args = self._parts[self._spilled]
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                return  # later; a failed part is finish's to judge
+            part = future.result()
+            if part.owner in self._spill and part.elements is not None:
+                self._hand_on(part)
+                handed: Future[_Part] = Future()
+                handed.set_result(dataclasses.replace(part, elements=None))
+                self._parts[self._spilled] = (handed, fields_args)
+            self._spilled += 1
+
+    def _hand_on(self, part: _Part) -> None:
+        if part.owner in self._spill and part.elements is not None:
+            self._spill[part.owner](part.elements)
 
     # ------------------------------------------------------------ cutting
 
@@ -464,15 +502,26 @@ class ArraysReader:
                     if name != part.opens and not part.fields.column(name).null_count:
                         return None
                 rows.append(part.fields.drop_columns(present))
-            if part.owner is not None and part.elements is not None:
-                pieces[part.owner].append(part.elements)
+            owner = part.owner
+            if owner is not None and owner not in self._spill and part.elements is not None:
+                pieces[owner].append(part.elements)
         fields = merge_fields(rows)
         if fields is None:
             return None
-        arrays = {field: pa.concat_tables(tables) for field, tables in pieces.items()}
+        arrays = {
+            field: pa.concat_tables(tables)
+            for field, tables in pieces.items()
+            if field not in self._spill
+        }
         for name, transform in self._transforms.items():
-            if name not in arrays:  # an array too small to cut, read with the fields
-                arrays[name] = transform(elements(fields, name))
+            if name in planned:
+                continue
+            # An array too small to cut, read with the fields.
+            read = transform(elements(fields, name))
+            if name in self._spill:
+                self._spill[name](read)
+            else:
+                arrays[name] = read
         unplanned = [name for name in self._transforms if name not in planned]
         return ArraysDocument(fields.drop_columns(unplanned), arrays)
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from .columns import PROVENANCE_COLUMNS, PROVENANCE_DECLARED
 from .schemas import arrow_schema
+from .spool import SpooledTable
 
 __all__ = [
     "PROVENANCE_COLUMNS",
@@ -58,15 +59,19 @@ class Provenance:
                 "datetime (a time window's start), so that its instant is known"
             )
 
+    def values(self) -> list[tuple[str, pa.Scalar]]:
+        """The provenance columns' values, in :data:`PROVENANCE_COLUMNS` order."""
+        return [
+            ("run_id", pa.scalar(self.run_id, pa.string())),
+            ("query", pa.scalar(self.query, pa.string())),
+            ("partition_key", pa.scalar(self.partition_key, pa.string())),
+            ("partition_start", pa.scalar(self.partition_start, TIMESTAMP)),
+            ("fetched_at", pa.scalar(self.fetched_at, TIMESTAMP)),
+        ]
+
     def columns(self, rows: int) -> list[tuple[str, pa.ChunkedArray]]:
         """The provenance columns of ``rows`` rows, in :data:`PROVENANCE_COLUMNS` order."""
-        return [
-            ("run_id", constant(pa.scalar(self.run_id, pa.string()), rows)),
-            ("query", constant(pa.scalar(self.query, pa.string()), rows)),
-            ("partition_key", constant(pa.scalar(self.partition_key, pa.string()), rows)),
-            ("partition_start", constant(pa.scalar(self.partition_start, TIMESTAMP), rows)),
-            ("fetched_at", constant(pa.scalar(self.fetched_at, TIMESTAMP), rows)),
-        ]
+        return [(name, constant(value, rows)) for name, value in self.values()]
 
 
 #: Rows in the one chunk a constant column repeats.
@@ -86,8 +91,12 @@ def constant(value: pa.Scalar, rows: int) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=value.type)
 
 
-def with_provenance(table: pa.Table, schema: pa.Schema, provenance: Provenance) -> pa.Table:
+def with_provenance(
+    table: pa.Table | SpooledTable, schema: pa.Schema, provenance: Provenance
+) -> pa.Table | SpooledTable:
     """``table`` (``schema``'s columns but the provenance ones) with them added."""
+    if isinstance(table, SpooledTable):
+        return table.with_constants(schema, [value for _, value in provenance.values()])
     columns = [*table.columns, *[array for _, array in provenance.columns(table.num_rows)]]
     return pa.Table.from_arrays(columns, schema=schema)
 

@@ -17,10 +17,12 @@ nothing changes no version.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
+
+from .spool import SpooledTable
 
 __all__ = ["BATCH_ROWS", "RUN_SPECIFIC_COLUMNS", "content_version"]
 
@@ -33,19 +35,47 @@ BATCH_ROWS = 65_536
 _DIGITS = 24
 
 
-def content_version(table: pa.Table, exclude: Iterable[str] = RUN_SPECIFIC_COLUMNS) -> str:
+def content_version(
+    table: pa.Table | SpooledTable, exclude: Iterable[str] = RUN_SPECIFIC_COLUMNS
+) -> str:
     """The hex SHA-256 (first 24 digits) of ``table`` without the columns in
-    ``exclude`` (those it has), written as an IPC stream of fixed-size batches."""
+    ``exclude`` (those it has), written as an IPC stream of fixed-size batches.
+    A spooled table is read from its file batch by batch."""
     excluded = set(exclude)
-    content = table.select([name for name in table.column_names if name not in excluded])
+    names = [name for name in table.column_names if name not in excluded]
+    schema = pa.schema([table.schema.field(name) for name in names])
+    batches = (
+        table.batches(names)
+        if isinstance(table, SpooledTable)
+        else table.select(names).to_batches()
+    )
     sink = _HashingSink()
-    with pa.PythonFile(sink, mode="w") as file, pa.ipc.new_stream(file, content.schema) as writer:
-        for start in range(0, content.num_rows, BATCH_ROWS):
-            window = content.slice(start, BATCH_ROWS)
-            # A copy, exactly the window's rows, whatever chunks they were in.
-            arrays = [pa.concat_arrays(column.chunks) for column in window.columns]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=content.schema))
+    with pa.PythonFile(sink, mode="w") as file, pa.ipc.new_stream(file, schema) as writer:
+        for window in _windows(batches, BATCH_ROWS):
+            # A copy, exactly the window's rows, whatever batches they were in.
+            arrays = [
+                pa.concat_arrays([batch.column(i) for batch in window]) for i in range(len(names))
+            ]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
     return sink.hash.hexdigest()[:_DIGITS]
+
+
+def _windows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
+    """``batches`` regrouped, in order, as slices of exactly ``rows`` rows
+    (the last may have fewer)."""
+    window: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while batch.num_rows:
+            taken = batch.slice(0, rows - count)
+            window.append(taken)
+            count += taken.num_rows
+            batch = batch.slice(taken.num_rows)
+            if count == rows:
+                yield window
+                window, count = [], 0
+    if window:
+        yield window
 
 
 class _HashingSink:

@@ -1,0 +1,136 @@
+"""A table spooled to disk reads back as the table it was, batch by batch,
+and its file goes when it is closed, discarded or let go."""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from scout_dagster._dagster._checks import count_checks
+from scout_dagster._schema_union import conform
+from scout_dagster.tables import spool
+from scout_dagster.tables.spool import SpooledTable, TableSpool
+from scout_dagster.tables.versions import content_version
+
+SCHEMA = pa.schema([("entity_id", pa.string()), ("n", pa.int64()), ("source_url", pa.string())])
+CONSTANTS = pa.schema([*SCHEMA, ("run_id", pa.string()), ("query", pa.string())])
+
+
+@pytest.fixture(autouse=True)
+def spool_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def pieces(rows: int, size: int) -> list[pa.Table]:
+    """``rows`` rows (every seventh id twice, every fifth URL missing) in pieces of ``size``."""
+    table = pa.table(
+        {
+            "entity_id": [f"e{i - (i % 7 == 6)}" for i in range(rows)],
+            "n": list(range(rows)),
+            "source_url": [None if i % 5 == 0 else f"https://x/{i}" for i in range(rows)],
+        },
+        schema=SCHEMA,
+    )
+    return [table.slice(at, size) for at in range(0, rows, size)]
+
+
+def spooled(parts: list[pa.Table]) -> SpooledTable:
+    writer = TableSpool()
+    for part in parts:
+        writer.append(part)
+    return writer.finish(SCHEMA)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 131_072])
+def test_a_spooled_table_reads_back_as_it_was_written(
+    batch_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool, "BATCH_ROWS", batch_rows)
+    parts = pieces(50, 7)
+    table = spooled(parts)
+    whole = pa.concat_tables(parts)
+    assert (table.num_rows, table.schema) == (50, SCHEMA)
+    assert table.read_all().equals(whole)
+    batches = list(table.batches())
+    assert [b.num_rows for b in batches[:-1]] == [max(batch_rows, 7)] * (len(batches) - 1)
+    assert pa.Table.from_batches(batches).equals(whole)
+    assert table.column("n").equals(whole.column("n"))
+    assert table.slice(10, 12).equals(whole.slice(10, 12))
+    selected = pa.Table.from_batches(list(table.batches(["source_url", "entity_id"])))
+    assert selected.equals(whole.select(["source_url", "entity_id"]))
+
+
+def test_constants_and_changes_are_added_as_each_batch_is_read() -> None:
+    table = spooled(pieces(20, 6))
+    values = [pa.scalar("fa-1", pa.string()), pa.scalar("q", pa.string())]
+    with_run = table.with_constants(CONSTANTS, values)
+    read = with_run.read_all()
+    assert read.schema == CONSTANTS
+    assert read.column("run_id").to_pylist() == ["fa-1"] * 20
+    assert read.drop_columns(["run_id", "query"]).equals(table.read_all())
+    assert with_run.column("query").to_pylist() == ["q"] * 20
+    union = pa.schema([("extra", pa.float64()), *CONSTANTS])
+    changed = with_run.mapped(lambda batch: conform(batch, union, keep_types=False))
+    assert changed.schema == union
+    assert changed.read_all().equals(conform(read, union, keep_types=False))
+    with pytest.raises(ValueError, match="one per value"):
+        table.with_constants(CONSTANTS, values[:1])
+
+
+def test_the_version_and_the_checks_of_a_spooled_table_are_the_tables() -> None:
+    parts = pieces(200_000, 30_011)
+    table, whole = spooled(parts), pa.concat_tables(parts)
+    assert content_version(table) == content_version(whole)
+    assert content_version(table, exclude=["n"]) == content_version(whole, exclude=["n"])
+    assert content_version(table) != content_version(spooled(pieces(199_999, 30_011)))
+    figures = count_checks(table, "entity_id")
+    assert figures == count_checks(whole, "entity_id")
+    assert (figures.rows, figures.missing_url) == (200_000, 40_000)
+    assert figures.duplicates == 200_000 // 7
+
+
+def test_an_empty_spool_is_an_empty_table_of_the_schema() -> None:
+    table = TableSpool().finish(SCHEMA)
+    assert table.num_rows == 0
+    assert table.read_all().equals(SCHEMA.empty_table())
+    assert content_version(table) == content_version(SCHEMA.empty_table())
+
+
+def test_pieces_of_another_schema_are_refused(spool_folder: Path) -> None:
+    writer = TableSpool()
+    writer.append(pa.table({"other": [1]}))
+    with pytest.raises(ValueError, match="not"):
+        writer.finish(SCHEMA)
+    assert not list(spool_folder.iterdir())
+
+
+def test_the_file_goes_when_closed_discarded_or_let_go(spool_folder: Path) -> None:
+    table = spooled(pieces(10, 3))
+    (file,) = spool_folder.iterdir()
+    assert file.name.startswith("scout-dagster-spool-")
+    table.close()
+    assert not file.exists()
+    with pytest.raises(OSError):
+        table.read_all()
+
+    writer = TableSpool()
+    writer.append(pieces(10, 10)[0])
+    writer.discard()
+    assert not list(spool_folder.iterdir())
+
+    # A table with constants shares the file: it goes with the last of them.
+    kept = spooled(pieces(10, 3)).with_constants(
+        CONSTANTS, [pa.scalar("r", pa.string()), pa.scalar("q", pa.string())]
+    )
+    assert len(list(spool_folder.iterdir())) == 1
+    assert kept.read_all().num_rows == 10
+    del kept
+    gc.collect()
+    assert not list(spool_folder.iterdir())
