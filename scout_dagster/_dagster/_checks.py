@@ -72,7 +72,7 @@ def count_checks(
     wanted = [id_column, "source_url"] if unique else ["source_url"]
     # One pass over the columns counted: a spooled table is read from its file.
     batches = (
-        table.batches(wanted)
+        table.batches(wanted, rows=0)
         if isinstance(table, SpooledTable)
         else table.select(wanted).to_batches()
     )
@@ -81,7 +81,9 @@ def count_checks(
     for batch in batches:
         missing_url += batch.column("source_url").null_count
         if unique:
-            id_chunks.append(batch.column(id_column))
+            # A copy: a spooled batch's columns share one buffer read from
+            # the file, which a slice of it would keep whole.
+            id_chunks.append(pa.concat_arrays([batch.column(id_column)]))
     duplicates = None
     if unique:
         ids = pa.chunked_array(id_chunks, type=table.schema.field(id_column).type)
@@ -97,7 +99,12 @@ class CheckEvaluation:
     to their IO managers: at a million rows ``unique()`` takes about as long
     as the Parquet write (both release the GIL), so the two run side by side.
     :meth:`results` waits for them. A step that fails before asking leaves
-    the count to finish on its own (a daemon thread; nothing reads it)."""
+    the count to finish on its own (a daemon thread; nothing reads it).
+
+    A spooled table (:mod:`~scout_dagster.tables.spool`) is counted by
+    :meth:`results` instead, once its write is done: side by side, the two
+    reads of its file would hold the memory of both at once, which is what
+    spooling it saves."""
 
     def __init__(
         self,
@@ -111,6 +118,13 @@ class CheckEvaluation:
         self._selected = frozenset(selected)
         self._figures: CheckFigures | None = None
         self._error: BaseException | None = None
+        from ..tables.spool import SpooledTable
+
+        self._table: pa.Table | SpooledTable | None = None
+        self._thread: threading.Thread | None = None
+        if isinstance(table, SpooledTable):
+            self._table = table
+            return
         self._thread = threading.Thread(
             target=self._count, args=(table,), name="scout-checks", daemon=True
         )
@@ -124,7 +138,11 @@ class CheckEvaluation:
             self._error = exc
 
     def results(self) -> list[AssetCheckResult]:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
+        elif self._table is not None:
+            self._count(self._table)
+            self._table = None
         if self._error is not None:
             raise self._error
         assert self._figures is not None

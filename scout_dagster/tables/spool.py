@@ -30,7 +30,7 @@ __all__ = ["SpooledTable", "TableSpool", "combined"]
 
 #: Rows per record batch the spool hands on (pieces are gathered up to it):
 #: a Parquet row group each, and the most of the table resident at once.
-BATCH_ROWS = 131_072
+BATCH_ROWS = 65_536
 
 
 class _SpoolFile:
@@ -138,37 +138,42 @@ class SpooledTable:
         column types."""
         return _Mapped(self, change)
 
-    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        """The table's rows in order, about :data:`BATCH_ROWS` a batch (only
-        ``columns``, if given), each read from the file into memory of its own."""
+    def batches(
+        self, columns: Sequence[str] | None = None, *, rows: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The table's rows in order (only ``columns``, if given), each batch
+        read from the file into memory of its own: at least ``rows`` rows a
+        batch (:data:`BATCH_ROWS` by default), or with ``rows=0`` the pieces
+        as they were written (what a consumer that regroups them wants: no copy)."""
+        least = BATCH_ROWS if rows is None else rows
         names = list(self.schema.names if columns is None else columns)
         schema = pa.schema([self.schema.field(name) for name in names])
         constants = dict(zip(self.schema.names[len(self._stored) :], self._constants, strict=True))
         stored = [name for name in names if name not in constants]
         stored_schema = pa.schema([self._stored.field(name) for name in stored])
         gathered: list[pa.RecordBatch] = []
-        rows = 0
+        count = 0
         for batch in self._read():
             # Only the columns asked for are copied into the batch handed on.
             gathered.append(batch.select(stored))
-            rows += batch.num_rows
-            if rows >= BATCH_ROWS:
+            count += batch.num_rows
+            if count >= least:
                 yield _with_constants(combined(gathered, stored_schema), names, constants, schema)
-                gathered, rows = [], 0
+                gathered, count = [], 0
         if gathered or not self.num_rows:
             yield _with_constants(combined(gathered, stored_schema), names, constants, schema)
 
     def column(self, name: str | int) -> pa.ChunkedArray:
         """One column (by name or position), whole."""
         named: str = name if isinstance(name, str) else self.schema.names[name]
-        chunks = [batch.column(0) for batch in self.batches([named])]
+        chunks = [batch.column(0) for batch in self.batches([named], rows=0)]
         return pa.chunked_array(chunks, type=self.schema.field(named).type)
 
     def slice(self, offset: int, length: int) -> pa.Table:
         """Rows ``offset`` to ``offset + length`` (read up to there only)."""
         taken: list[pa.RecordBatch] = []
         seen = 0
-        for batch in self.batches():
+        for batch in self.batches(rows=0):
             taken.append(batch)
             seen += batch.num_rows
             if seen >= offset + length:
@@ -214,8 +219,10 @@ class _Mapped(SpooledTable):
     def with_constants(self, schema: pa.Schema, values: Sequence[pa.Scalar]) -> SpooledTable:
         raise TypeError("constants are added before a change, not after")
 
-    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        for batch in self._source.batches():
+    def batches(
+        self, columns: Sequence[str] | None = None, *, rows: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        for batch in self._source.batches(rows=rows):
             changed = self._change(pa.Table.from_batches([batch])).combine_chunks()
             out = combined(changed.to_batches(), self.schema)
             yield out if columns is None else out.select(list(columns))

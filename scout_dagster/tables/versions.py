@@ -45,7 +45,7 @@ def content_version(
     names = [name for name in table.column_names if name not in excluded]
     schema = pa.schema([table.schema.field(name) for name in names])
     batches = (
-        table.batches(names)
+        table.batches(names, rows=0)
         if isinstance(table, SpooledTable)
         else table.select(names).to_batches()
     )
