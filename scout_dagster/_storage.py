@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 
 from ._base_location import DATA_FILE, as_uri, check_base_location
 from ._schema_union import SchemaConflictError, conform, schema_union
+from .tables import spool
 from .tables.spool import SpooledTable
 
 if sys.platform != "win32":
@@ -100,8 +101,18 @@ def parquet_writer(table: pa.Table | SpooledTable) -> Callable[[pa.NativeFile], 
             return
         options = {"compression": COMPRESSION, "compression_level": COMPRESSION_LEVEL}
         with pq.ParquetWriter(sink, table.schema, **options) as writer:
-            for batch in table.batches():
-                writer.write_batch(batch)
+            pieces: list[pa.RecordBatch] = []
+            rows = 0
+            # The pieces as written, a row group of about spool.BATCH_ROWS rows at
+            # a time: the writer takes them as chunks, without a copy.
+            for piece in table.batches(rows=0):
+                pieces.append(piece)
+                rows += piece.num_rows
+                if rows >= spool.BATCH_ROWS:
+                    writer.write_table(pa.Table.from_batches(pieces), row_group_size=rows)
+                    pieces, rows = [], 0
+            if pieces:
+                writer.write_table(pa.Table.from_batches(pieces), row_group_size=max(rows, 1))
 
     return write
 

@@ -8,10 +8,12 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from scout_dagster._dagster._checks import count_checks
 from scout_dagster._schema_union import conform
+from scout_dagster._storage import ParquetStore
 from scout_dagster.tables import spool
 from scout_dagster.tables.spool import SpooledTable, TableSpool
 from scout_dagster.tables.versions import content_version
@@ -134,3 +136,21 @@ def test_the_file_goes_when_closed_discarded_or_let_go(spool_folder: Path) -> No
     del kept
     gc.collect()
     assert not list(spool_folder.iterdir())
+
+
+@pytest.mark.parametrize("rows", [0, 50])
+def test_a_spooled_table_is_written_to_parquet_a_row_group_at_a_time(
+    rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool, "BATCH_ROWS", 16)
+    parts = pieces(rows, 7)
+    table = spooled(parts)
+    written = ParquetStore(str(tmp_path / "store")).write("t", table)
+    assert written.rows == rows
+    file = pq.ParquetFile(tmp_path / "store" / "t" / "data.parquet")
+    # Pieces of 7 rows gathered to at least 16: 21, 21, 8.
+    assert [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)] == (
+        [21, 21, 8] if rows else [0]
+    )
+    expected = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
+    assert file.read().equals(expected)
