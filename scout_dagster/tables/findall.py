@@ -168,8 +168,8 @@ class FindAllBodyReader:
             # The contract's rich status first, then a plain string, as
             # read_findall tries them.
             first, *others = [_native_schema(self._columns, s) for s in _STATUS_TYPES]
-            # The entities go to disk as they are parsed: a large body's
-            # table is not held in memory while the step hands it on.
+            # The entities go to disk as they are parsed, once they are many:
+            # a large body's table is not held while the step hands it on.
             self._spool = TableSpool()
             self._reader = ArraysReader(
                 first,
@@ -268,7 +268,7 @@ def _transforms(columns: tuple[EntityColumn, ...]) -> dict[str, json_reader.Tran
 def _native_body(
     document: ArraysDocument,
     columns: tuple[EntityColumn, ...],
-    entities: SpooledTable | None = None,
+    entities: pa.Table | SpooledTable | None = None,
 ) -> FindAllBody:
     return FindAllBody(
         facts=_facts(document.fields.to_pylist()[0]),

@@ -3,11 +3,12 @@
 A finished FindAll run of a million entities is a table of ~170 MB. Held in
 memory, it is most of the step's peak; yet every consumer in the step reads
 it in order, once: the data version, the checks, the Parquet write. So the
-piece reader writes each piece of the entities, as it is parsed, to an Arrow
-IPC stream in a temporary file (:class:`TableSpool`: a copy into the page
-cache, not into the process), and :class:`SpooledTable` reads it back record
-batch by record batch, each read into memory of its own and let go, so only
-a batch or a few are resident at once.
+piece reader writes each piece of the entities, as it is parsed (once they
+pass :data:`IN_MEMORY_BYTES`), to an Arrow IPC stream in a temporary file
+(:class:`TableSpool`: a copy into the page cache, not into the process), and
+:class:`SpooledTable` reads it back record batch by record batch, each read
+into memory of its own and let go, so only a batch or a few are resident at
+once.
 
 The file is in the system's temporary folder (``TMPDIR``), named
 ``scout-dagster-spool-*.arrows``, and removed when the table is closed or
@@ -31,6 +32,9 @@ __all__ = ["SpooledTable", "TableSpool", "combined"]
 #: Rows per record batch the spool hands on (pieces are gathered up to it):
 #: a Parquet row group each, and the most of the table resident at once.
 BATCH_ROWS = 65_536
+#: A table this small stays in memory: its file would cost more time than
+#: its memory is worth (100k entities are ~17 MB; a million ~170 MB).
+IN_MEMORY_BYTES = 64 * 2**20
 
 
 class _SpoolFile:
@@ -46,41 +50,59 @@ class _SpoolFile:
 
 
 class TableSpool:
-    """Pieces of one table, in order, written to a temporary file as they come."""
+    """Pieces of one table, in order: held in memory while they are small
+    (up to :data:`IN_MEMORY_BYTES`), then written to a temporary file, the
+    held ones first, as they come."""
 
     def __init__(self) -> None:
-        self._file: _SpoolFile | None = _SpoolFile()
+        self._held: list[pa.Table] = []
+        self._held_bytes = 0
+        self._file: _SpoolFile | None = None
         self._sink: pa.NativeFile | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._schema: pa.Schema | None = None
         self._rows = 0
+        self._done = False
 
     def append(self, piece: pa.Table) -> None:
-        assert self._file is not None, "the spool was finished or discarded"
-        if self._writer is None:
+        assert not self._done, "the spool was finished or discarded"
+        if self._schema is None:
             self._schema = piece.schema
-            self._sink = pa.OSFile(self._file.path, "wb")
-            self._writer = pa.ipc.new_stream(self._sink, piece.schema)
-        self._writer.write_table(piece)
         self._rows += piece.num_rows
+        if self._writer is None:
+            self._held.append(piece)
+            self._held_bytes += piece.nbytes
+            if self._held_bytes <= IN_MEMORY_BYTES:
+                return
+            self._file = _SpoolFile()
+            self._sink = pa.OSFile(self._file.path, "wb")
+            self._writer = pa.ipc.new_stream(self._sink, self._schema)
+            held, self._held = self._held, []
+            for earlier in held:
+                self._writer.write_table(earlier)
+            return
+        self._writer.write_table(piece)
 
-    def finish(self, schema: pa.Schema) -> SpooledTable:
-        """The table written so far (``schema``'s, when no piece came)."""
-        assert self._file is not None, "the spool was finished or discarded"
+    def finish(self, schema: pa.Schema) -> pa.Table | SpooledTable:
+        """The table (``schema``'s, when no piece came): in memory if it
+        stayed small, else spooled."""
+        assert not self._done, "the spool was finished or discarded"
+        self._done = True
         self._close_writer()
-        file, self._file = self._file, None
-        if self._schema is None:  # no piece: an empty stream of the schema
-            self._schema = schema
-            with pa.OSFile(file.path, "wb") as sink, pa.ipc.new_stream(sink, schema):
-                pass
-        if self._schema != schema:
-            file.remove()
+        if self._schema is not None and self._schema != schema:
+            self.discard()
             raise ValueError(f"the spooled pieces are {self._schema}, not {schema}")
+        if self._file is None:
+            held, self._held = self._held, []
+            return pa.concat_tables(held) if held else schema.empty_table()
+        file, self._file = self._file, None
         return SpooledTable(file, schema, self._rows)
 
     def discard(self) -> None:
-        """Drop what was written (a read that must start over)."""
+        """Drop what was held or written (a read that must start over)."""
+        self._done = True
         self._close_writer()
+        self._held.clear()
         if self._file is not None:
             self._file.remove()
             self._file = None

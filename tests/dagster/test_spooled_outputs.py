@@ -48,6 +48,7 @@ def read_as_large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
     monkeypatch.setattr(spool, "BATCH_ROWS", 1)
+    monkeypatch.setattr(spool, "IN_MEMORY_BYTES", 0)
 
 
 def scout(server: EmulatorServer) -> ScoutResource:

@@ -24,9 +24,11 @@ CONSTANTS = pa.schema([*SCHEMA, ("run_id", pa.string()), ("query", pa.string())]
 
 @pytest.fixture(autouse=True)
 def spool_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every table spooled (none small enough to stay in memory), here."""
     folder = tmp_path / "spool"
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setattr(spool, "IN_MEMORY_BYTES", 0)
     return folder
 
 
@@ -47,7 +49,9 @@ def spooled(parts: list[pa.Table]) -> SpooledTable:
     writer = TableSpool()
     for part in parts:
         writer.append(part)
-    return writer.finish(SCHEMA)
+    table = writer.finish(SCHEMA)
+    assert isinstance(table, SpooledTable)
+    return table
 
 
 @pytest.mark.parametrize("batch_rows", [1, 3, 131_072])
@@ -98,11 +102,25 @@ def test_the_version_and_the_checks_of_a_spooled_table_are_the_tables() -> None:
     assert figures.duplicates == 200_000 // 7
 
 
-def test_an_empty_spool_is_an_empty_table_of_the_schema() -> None:
-    table = TableSpool().finish(SCHEMA)
-    assert table.num_rows == 0
-    assert table.read_all().equals(SCHEMA.empty_table())
-    assert content_version(table) == content_version(SCHEMA.empty_table())
+def test_a_small_table_stays_in_memory_and_a_large_one_goes_whole_to_disk(
+    spool_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert TableSpool().finish(SCHEMA).equals(SCHEMA.empty_table())
+    parts = pieces(40, 10)
+    monkeypatch.setattr(spool, "IN_MEMORY_BYTES", sum(p.nbytes for p in parts[:2]))
+    small = TableSpool()
+    for part in parts[:2]:
+        small.append(part)
+    kept = small.finish(SCHEMA)
+    assert isinstance(kept, pa.Table) and kept.equals(pa.concat_tables(parts[:2]))
+    assert not list(spool_folder.iterdir())
+    # The third piece passes the limit: the two held are written before it.
+    large = TableSpool()
+    for part in parts:
+        large.append(part)
+    table = large.finish(SCHEMA)
+    assert isinstance(table, SpooledTable) and len(list(spool_folder.iterdir())) == 1
+    assert table.read_all().equals(pa.concat_tables(parts))
 
 
 def test_pieces_of_another_schema_are_refused(spool_folder: Path) -> None:
@@ -138,10 +156,10 @@ def test_the_file_goes_when_closed_discarded_or_let_go(spool_folder: Path) -> No
     assert not list(spool_folder.iterdir())
 
 
-@pytest.mark.parametrize("rows", [0, 50])
 def test_a_spooled_table_is_written_to_parquet_a_row_group_at_a_time(
-    rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    rows = 50
     monkeypatch.setattr(spool, "BATCH_ROWS", 16)
     parts = pieces(rows, 7)
     table = spooled(parts)
@@ -149,8 +167,5 @@ def test_a_spooled_table_is_written_to_parquet_a_row_group_at_a_time(
     assert written.rows == rows
     file = pq.ParquetFile(tmp_path / "store" / "t" / "data.parquet")
     # Pieces of 7 rows gathered to at least 16: 21, 21, 8.
-    assert [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)] == (
-        [21, 21, 8] if rows else [0]
-    )
-    expected = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
-    assert file.read().equals(expected)
+    assert [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)] == [21, 21, 8]
+    assert file.read().equals(pa.concat_tables(parts))
