@@ -275,7 +275,7 @@ class ScoutResource(ConfigurableResource["ScoutResource"]):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         _prepare_for_runs()
-        if context.dagster_run is not None:  # a run's steps; not a sensor's tick
+        if context.run is not None:  # a run's steps; not a sensor's tick
             self._use_memory_pool(context.log or get_dagster_logger())
         self._client = self._build_client(context.log)
 
