@@ -13,9 +13,11 @@ gives every partition exactly once. A write never shows a reader half a file:
 - locally it goes to a hidden temporary file in the same folder (readers skip
   names starting with ``.``) and is renamed over ``data.parquet``, which is
   atomic on POSIX;
-- on object stores it is uploaded straight to ``data.parquet``: an object
-  store makes a PUT (or a completed multipart upload) visible whole or not at
-  all, and an interrupted upload leaves the previous object in place. A fixed
+- on object stores it is written whole in memory (the compressed file), then
+  uploaded straight to ``data.parquet``: an object store makes a PUT (or a
+  completed multipart upload) visible whole or not at all, and an
+  interrupted upload leaves the previous object in place; a write that fails
+  before the upload uploads nothing. A fixed
   name, rather than a new name per write, means a reader never sees the old
   and the new version side by side.
 
@@ -226,8 +228,18 @@ class ParquetStore:
             raise FileChanged(final)
         target = f"{folder}/.{file_name}.{uuid.uuid4().hex}.tmp" if self._local else final
         try:
-            with self.filesystem.open_output_stream(target) as sink:
-                write(sink)
+            if self._local:
+                with self.filesystem.open_output_stream(target) as sink:
+                    write(sink)
+            else:
+                # Written whole before the upload starts: an object stream
+                # closed by an error mid-write would still be committed
+                # (pyarrow's streams cannot abort), a truncated file over
+                # the old one. The file, compressed, is what is held.
+                staged = pa.BufferOutputStream()
+                write(staged)
+                with self.filesystem.open_output_stream(target) as sink:
+                    sink.write(staged.getvalue())
             if self._before_replace is not None:
                 self._before_replace(target)
             if self._local:

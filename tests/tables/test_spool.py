@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -169,3 +170,36 @@ def test_a_spooled_table_is_written_to_parquet_a_row_group_at_a_time(
     # Pieces of 7 rows gathered to at least 16: 21, 21, 8.
     assert [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)] == [21, 21, 8]
     assert file.read().equals(pa.concat_tables(parts))
+
+
+@pytest.mark.parametrize("where", ["local", "object store"])
+def test_a_spooled_write_that_fails_midway_leaves_the_previous_file(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool, "BATCH_ROWS", 7)
+    root = tmp_path / "store"
+    root.mkdir()
+    # A filesystem that is not LocalFileSystem takes the object-store path
+    # (no temporary file and rename), as s3:// and gs:// do.
+    store = (
+        ParquetStore(str(root))
+        if where == "local"
+        else ParquetStore(
+            "mem://base", filesystem=pafs.SubTreeFileSystem(str(root), pafs.LocalFileSystem())
+        )
+    )
+    before = spooled(pieces(20, 7))
+    store.write("t", before)
+    batches = [0]
+
+    def interrupted(batch: pa.Table) -> pa.Table:
+        batches[0] += 1
+        if batches[0] == 3:
+            raise KeyboardInterrupt  # as a run's termination interrupts its step
+        return batch
+
+    with pytest.raises(KeyboardInterrupt):
+        store.write("t", spooled(pieces(50, 7)).mapped(interrupted))
+    assert batches[0] == 3
+    (written,) = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert pq.read_table(written).equals(before.read_all())
