@@ -37,7 +37,8 @@ def fetch_run_body(
     # Rare (values of other types than declared, cuts that did not parse), and
     # a second download of a body that may be large: the run's log says so.
     client.log.info(
-        "FindAll run %s: its body did not fit the fast read; downloading it again to read it whole",
+        "FindAll run %s: its body did not fit the fast read (or its entities' spool file "
+        "could not be written); downloading it again to read it whole in memory",
         run_id,
     )
     whole, _ = client.get_findall_run_body(

@@ -41,6 +41,7 @@ from .._termination import TerminationWatch
 from .._text import truncate
 from ..tables.schemas import entity_columns
 from ..tables.search import search_tables
+from ..tables.spool import close_if_spooled
 from ._asset_layout import ScoutAssetLayout, layout_for
 from ._metadata import run_metadata
 from ._partitions import partition_key_of, partition_values, render_request
@@ -309,23 +310,27 @@ def materialize_findall(
     except (ScoutError, ValueError) as exc:
         execution.record_paid_failure(exc)
         raise _failure(exc) from exc
-    final = with_body_status(result.run, body)
-    provenance = execution.provenance(final.findall_id, rendered.query, final)
-    tables = body.tables(provenance)
-    context.log.info(
-        f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
-        f"{tables.citations.num_rows} citations, {final.credits} credits"
-    )
-    metadata = run_metadata(result, final)
-    metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
-    if body.facts.count != tables.entities.num_rows:
-        metadata["scout/count_reported"] = MetadataValue.int(body.facts.count)
-        execution.warn(
-            metadata,
-            f"FindAll run {final.findall_id} says count={body.facts.count} but holds "
-            f"{tables.entities.num_rows} entities; the table has the entities",
+    try:
+        final = with_body_status(result.run, body)
+        provenance = execution.provenance(final.findall_id, rendered.query, final)
+        tables = body.tables(provenance)
+        context.log.info(
+            f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
+            f"{tables.citations.num_rows} citations, {final.credits} credits"
         )
-    execution.check_credits(metadata, result, final)
+        metadata = run_metadata(result, final)
+        metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
+        if body.facts.count != tables.entities.num_rows:
+            metadata["scout/count_reported"] = MetadataValue.int(body.facts.count)
+            execution.warn(
+                metadata,
+                f"FindAll run {final.findall_id} says count={body.facts.count} but holds "
+                f"{tables.entities.num_rows} entities; the table has the entities",
+            )
+        execution.check_credits(metadata, result, final)
+    except BaseException:
+        close_if_spooled(body.entities)  # not handed on: its file goes now
+        raise
     yield from execution.outputs(
         {"entities": tables.entities, "citations": tables.citations},
         metadata,

@@ -55,6 +55,7 @@ from .._follower import FINDALL, FollowResult
 from .._models import FindAllRun, RunState
 from .._text import truncate
 from ..tables.findall import FindAllBody
+from ..tables.spool import close_if_spooled
 from ._asset_layout import ScoutAssetLayout
 from ._execution import _Execution
 from ._metadata import run_metadata
@@ -355,30 +356,34 @@ def materialize_phase(
         execution.record_failure(exc, plan)
         raise execution.failure(exc, plan) from exc
     body = read.body
-    final = with_body_status(result.run, body)
-    provenance = execution.provenance(run_id, read.head.query or "", final)
-    tables = body.tables(provenance)
-    metadata = run_metadata(result, final)
-    metadata.update(execution.book.metadata(plan))
-    metadata["scout/run_credits"] = MetadataValue.int(final.credits)
-    metadata["scout/credits"] = MetadataValue.int(
-        execution.added_credits(plan, final.credits, metadata)
-    )
-    metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
-    if plan.before is not None and phase.operation == "extend":
-        metadata["scout/entities_added"] = MetadataValue.int(
-            tables.entities.num_rows - plan.before.count
+    try:
+        final = with_body_status(result.run, body)
+        provenance = execution.provenance(run_id, read.head.query or "", final)
+        tables = body.tables(provenance)
+        metadata = run_metadata(result, final)
+        metadata.update(execution.book.metadata(plan))
+        metadata["scout/run_credits"] = MetadataValue.int(final.credits)
+        metadata["scout/credits"] = MetadataValue.int(
+            execution.added_credits(plan, final.credits, metadata)
         )
-    for name in phase.requested:
-        column = tables.entities.column(name)
-        if tables.entities.num_rows and column.null_count == tables.entities.num_rows:
-            execution.warn(metadata, f"FindAll run {run_id}: no entity has a value for {name}")
-    execution.check_credits(metadata, result, final)
-    context.log.info(
-        f"{phase.operation} of FindAll run {run_id} done: {tables.entities.num_rows} entities, "
-        f"{tables.citations.num_rows} citations, {metadata['scout/credits'].value} credits added "
-        f"({final.credits} in all)"
-    )
+        metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
+        if plan.before is not None and phase.operation == "extend":
+            metadata["scout/entities_added"] = MetadataValue.int(
+                tables.entities.num_rows - plan.before.count
+            )
+        for name in phase.requested:
+            column = tables.entities.column(name)
+            if tables.entities.num_rows and column.null_count == tables.entities.num_rows:
+                execution.warn(metadata, f"FindAll run {run_id}: no entity has a value for {name}")
+        execution.check_credits(metadata, result, final)
+        context.log.info(
+            f"{phase.operation} of FindAll run {run_id} done: "
+            f"{tables.entities.num_rows} entities, {tables.citations.num_rows} citations, "
+            f"{metadata['scout/credits'].value} credits added ({final.credits} in all)"
+        )
+    except BaseException:
+        close_if_spooled(body.entities)  # not handed on: its file goes now
+        raise
     yield from execution.outputs(
         {"entities": tables.entities, "citations": tables.citations},
         metadata,

@@ -35,7 +35,7 @@ from .ids import entity_ids_for
 from .json_reader import ArraysDocument, ArraysReader, read_arrays
 from .provenance import Provenance, with_provenance
 from .schemas import CITATIONS_SCHEMA, EntityColumn, entities_schema
-from .spool import SpooledTable, TableSpool
+from .spool import SpooledTable, TableSpool, close_if_spooled
 
 __all__ = [
     "FindAllBody",
@@ -145,7 +145,8 @@ class FindAllBodyReader:
     with JSON columns, is gathered and read by :func:`read_findall`.
 
     :meth:`finish` gives None when the body did not fit the fast read
-    (values of other types, a cut that did not parse): the body is gone by
+    (values of other types, a cut that did not parse, a spool file that
+    could not be written): the body is gone by
     then, and it must be read again, whole, by :func:`read_findall`, which
     decides. Its errors are :func:`read_findall`'s.
     """
@@ -189,7 +190,13 @@ class FindAllBodyReader:
             self._spool.discard()
             return None
         spooled = self._spool.finish(_entities_schema(self._columns))
-        return _native_body(document, self._columns, entities=spooled)
+        if spooled is None:  # its file could not be written: read it again, whole
+            return None
+        try:
+            return _native_body(document, self._columns, entities=spooled)
+        except BaseException:
+            close_if_spooled(spooled)
+            raise
 
     def close(self) -> None:
         self._gathered.clear()

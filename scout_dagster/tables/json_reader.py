@@ -303,8 +303,16 @@ class ArraysReader(ArrayCutter):
             return
         while self._spilled < len(self._parts):
             future, fields_args = self._parts[self._spilled]
-            if not future.done() or future.cancelled() or future.exception() is not None:
-                return  # later; a failed part is finish's to judge
+            if not future.done():
+                return
+            if future.cancelled() or future.exception() is not None:
+                # A fields part another schema may read (say, a status that is
+                # a string) holds no spilled elements unless it reopens a
+                # spilled array: those after it go on. Else finish judges.
+                if fields_args is not None and fields_args[0] not in self._spill:
+                    self._spilled += 1
+                    continue
+                return
             part = future.result()
             if part.owner in self._spill and part.elements is not None:
                 self._hand_on(part)
@@ -355,6 +363,9 @@ class ArraysReader(ArrayCutter):
         # may read does not.
         future.add_done_callback(functools.partial(self._done, stops=fields_args is None))
         self._parts.append((future, fields_args))
+        # A document fed in one go submits all its parts in one feed: what
+        # is parsed goes on as they are, not at the feed's end.
+        self._spill_parsed()
 
     def _done(self, future: Future[_Part], *, stops: bool) -> None:
         self._slots.release()

@@ -10,7 +10,8 @@ pass :data:`IN_MEMORY_BYTES`), to an Arrow IPC stream in a temporary file
 into memory of its own and let go, so only a batch or a few are resident at
 once.
 
-The file is in the system's temporary folder (``TMPDIR``), named
+The file is in ``SCOUT_DAGSTER_SPOOL_DIR``, else the system's temporary
+folder (``TMPDIR``), named
 ``scout-dagster-spool-*.arrows``, and removed when the table is closed or
 garbage-collected (or at exit); a killed process leaves it for the system's
 cleaning of that folder.
@@ -21,17 +22,20 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["SpooledTable", "TableSpool", "combined"]
+__all__ = ["SpooledTable", "TableSpool", "close_if_spooled", "combined"]
 
 #: Rows per record batch the spool hands on (pieces are gathered up to it):
 #: a Parquet row group each, and the most of the table resident at once.
 BATCH_ROWS = 65_536
+#: The folder spool files go to, if not the system's temporary folder.
+SPOOL_DIR_ENV = "SCOUT_DAGSTER_SPOOL_DIR"
 #: A table this small stays in memory: its file would cost more time than
 #: its memory is worth (100k entities are ~17 MB; a million ~170 MB).
 IN_MEMORY_BYTES = 64 * 2**20
@@ -41,7 +45,10 @@ class _SpoolFile:
     """The temporary file, removed once nothing refers to it."""
 
     def __init__(self) -> None:
-        handle, self.path = tempfile.mkstemp(prefix="scout-dagster-spool-", suffix=".arrows")
+        folder = os.environ.get(SPOOL_DIR_ENV) or None  # None: the system's
+        handle, self.path = tempfile.mkstemp(
+            prefix="scout-dagster-spool-", suffix=".arrows", dir=folder
+        )
         os.close(handle)
         self._remove = weakref.finalize(self, _remove_quietly, self.path)
 
@@ -52,7 +59,15 @@ class _SpoolFile:
 class TableSpool:
     """Pieces of one table, in order: held in memory while they are small
     (up to :data:`IN_MEMORY_BYTES`), then written to a temporary file, the
-    held ones first, as they come."""
+    held ones first, as they come.
+
+    A file that cannot be written (a full or read-only ``TMPDIR``) leaves the
+    spool :attr:`failed` (its ``OSError``): :meth:`finish` then gives None,
+    and the pieces are gone; the reader reads its document again, in memory.
+    :meth:`discard` may come from another thread than the one appending (a
+    deadline that abandoned a download): it waits for an append under way,
+    and later appends do nothing.
+    """
 
     def __init__(self) -> None:
         self._held: list[pa.Table] = []
@@ -63,12 +78,25 @@ class TableSpool:
         self._schema: pa.Schema | None = None
         self._rows = 0
         self._done = False
+        self._lock = threading.Lock()
+        self.failed: OSError | None = None
 
     def append(self, piece: pa.Table) -> None:
-        assert not self._done, "the spool was finished or discarded"
-        if self._schema is None:
-            self._schema = piece.schema
-        self._rows += piece.num_rows
+        with self._lock:
+            if self._done or self.failed is not None:
+                return
+            if self._schema is None:
+                self._schema = piece.schema
+            self._rows += piece.num_rows
+            try:
+                self._append(piece)
+            except OSError as exc:
+                # Without its traceback, whose frames would keep the caller's
+                # (the reader's views of its buffer) alive.
+                self.failed = exc.with_traceback(None)
+                self._drop()
+
+    def _append(self, piece: pa.Table) -> None:
         if self._writer is None:
             self._held.append(piece)
             self._held_bytes += piece.nbytes
@@ -83,25 +111,39 @@ class TableSpool:
             return
         self._writer.write_table(piece)
 
-    def finish(self, schema: pa.Schema) -> pa.Table | SpooledTable:
+    def finish(self, schema: pa.Schema) -> pa.Table | SpooledTable | None:
         """The table (``schema``'s, when no piece came): in memory if it
-        stayed small, else spooled."""
-        assert not self._done, "the spool was finished or discarded"
-        self._done = True
-        self._close_writer()
-        if self._schema is not None and self._schema != schema:
-            self.discard()
-            raise ValueError(f"the spooled pieces are {self._schema}, not {schema}")
-        if self._file is None:
-            held, self._held = self._held, []
-            return pa.concat_tables(held) if held else schema.empty_table()
-        file, self._file = self._file, None
-        return SpooledTable(file, schema, self._rows)
+        stayed small, else spooled; None if its file failed."""
+        with self._lock:
+            if self._done:
+                raise RuntimeError("the spool was finished or discarded")
+            self._done = True
+            try:
+                self._close_writer()
+            except OSError as exc:
+                self.failed = exc.with_traceback(None)
+            if self.failed is not None:
+                self._drop()
+                return None
+            if self._schema is not None and self._schema != schema:
+                self._drop()
+                raise ValueError(f"the spooled pieces are {self._schema}, not {schema}")
+            if self._file is None:
+                held, self._held = self._held, []
+                return pa.concat_tables(held) if held else schema.empty_table()
+            file, self._file = self._file, None
+            return SpooledTable(file, schema, self._rows)
 
     def discard(self) -> None:
         """Drop what was held or written (a read that must start over)."""
-        self._done = True
-        self._close_writer()
+        with self._lock:
+            self._done = True
+            self._drop()
+
+    def _drop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._close_writer()
+        self._writer = self._sink = None
         self._held.clear()
         if self._file is not None:
             self._file.remove()
@@ -109,11 +151,18 @@ class TableSpool:
 
     def _close_writer(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.close()
         if self._sink is not None:
-            self._sink.close()
-            self._sink = None
+            sink, self._sink = self._sink, None
+            sink.close()
+
+
+def close_if_spooled(table: object) -> None:
+    """Remove ``table``'s file now if it is a spooled table (a step that
+    fails before handing it on)."""
+    if isinstance(table, SpooledTable):
+        table.close()
 
 
 class SpooledTable:

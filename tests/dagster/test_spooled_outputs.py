@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import (
     AssetKey,
+    DagsterInstance,
     DailyPartitionsDefinition,
     ExecuteInProcessResult,
     materialize,
@@ -55,7 +56,9 @@ def scout(server: EmulatorServer) -> ScoutResource:
     return ScoutResource(api_key=TEST_KEY, base_url=server.url, max_retries=3)
 
 
-def materialized(server: EmulatorServer, base: Path, **kwargs: Any) -> ExecuteInProcessResult:
+def materialized(
+    server: EmulatorServer, base: Path, instance: DagsterInstance | None = None, **kwargs: Any
+) -> ExecuteInProcessResult:
     query = QUERY + " on {partition_key}" if "partitions_def" in kwargs else QUERY
     assets = build_findall_assets("ai", query, output_schema=SCHEMA, limit=12, **kwargs)
     resources = {
@@ -63,7 +66,7 @@ def materialized(server: EmulatorServer, base: Path, **kwargs: Any) -> ExecuteIn
         "scout_io_manager": ScoutParquetIOManager(base_path=str(base)),
     }
     partition = "2026-01-02" if "partitions_def" in kwargs else None
-    result = materialize([assets], resources=resources, partition_key=partition)
+    result = materialize([assets], resources=resources, partition_key=partition, instance=instance)
     assert result.success
     return result
 
@@ -78,8 +81,12 @@ def versions(result: ExecuteInProcessResult) -> dict[str, str | None]:
     }
 
 
-def checks(result: ExecuteInProcessResult) -> dict[str, bool]:
-    return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+def checks(result: ExecuteInProcessResult) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """Each check's verdict and the figures it reports."""
+    return {
+        c.check_name: (c.passed, {k: getattr(v, "value", v) for k, v in c.metadata.items()})
+        for c in result.get_asset_check_evaluations()
+    }
 
 
 def content(path: Path) -> pa.Table:
@@ -127,3 +134,23 @@ def test_any_other_io_manager_gets_the_spooled_entities_as_a_table(
     assert isinstance(entities, pa.Table) and entities.num_rows == 12
     assert entities.column("run_id").to_pylist() == [entities.column("run_id")[0].as_py()] * 12
     assert not list(spool_folder.iterdir()), "a spool file was left behind"
+
+
+def test_a_spool_that_cannot_be_written_has_the_run_read_again_in_memory(
+    spool_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_as_large(monkeypatch)
+    # A folder that cannot be written, as a full disk; Dagster's own stays.
+    monkeypatch.setenv("SCOUT_DAGSTER_SPOOL_DIR", str(spool_folder / "missing"))
+    with (
+        EmulatorServer(config=AT_ONCE, api_key=TEST_KEY) as server,
+        DagsterInstance.ephemeral() as instance,
+    ):
+        result = materialized(server, tmp_path / "out", instance)
+        requests = [(r.method, r.path.rsplit("/", 1)[-1]) for r in server.ledger.requests]
+        logged = [record.user_message for record in instance.all_logs(result.run_id)]
+    run_id = requests[1][1]
+    # The look's body could not be spooled: it was downloaded once more, read whole.
+    assert requests == [("POST", "runs"), ("GET", run_id), ("GET", run_id)]
+    assert pq.read_table(tmp_path / "out" / "ai_entities" / "data.parquet").num_rows == 12
+    assert any("spool file could not be written" in m for m in logged), logged

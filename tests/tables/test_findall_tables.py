@@ -7,6 +7,8 @@ import copy
 import datetime as dt
 import json
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -260,3 +262,53 @@ def test_the_exact_path_tolerates_odd_values_where_a_row_survives_them() -> None
     assert body.entities.column("founded_year").to_pylist() == [None, 2001]
     excerpts = body.citations.column("excerpts").to_pylist()
     assert excerpts[0] == ["one excerpt"] and len(excerpts) == 2
+
+
+@pytest.fixture
+def spool_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Bodies read in pieces, their entities spooled (none kept in memory), here."""
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
+    monkeypatch.setattr(spool, "IN_MEMORY_BYTES", 0)
+    return folder
+
+
+@pytest.mark.parametrize("status", ["object", "string"])
+def test_a_body_fed_in_one_go_spools_its_entities_while_it_is_read(
+    status: str, spool_folder: Path
+) -> None:
+    run = _run([_entity(i) for i in range(40)])
+    if status == "string":  # its fields part fails the first schema: read again by the second
+        run["status"] = "completed"
+    raw = json.dumps(run).encode()
+    with contextlib.closing(FindAllBodyReader(COLUMNS)) as reader:
+        reader.feed(raw)  # as bytes a terminal event carried are
+        (file,) = spool_folder.iterdir()
+        # Pieces already went to disk before the read's end, not held to it.
+        assert file.stat().st_size > 0
+        body = reader.finish()
+    assert body is not None and isinstance(body.entities, SpooledTable)
+    assert body.entities.equals(read_findall(raw, COLUMNS).entities)
+
+
+def test_a_spool_that_cannot_be_written_has_the_body_read_again(
+    spool_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_folder / "missing"))
+    raw = json.dumps(_run([_entity(i) for i in range(10)])).encode()
+    with contextlib.closing(FindAllBodyReader(COLUMNS)) as reader:
+        for at in range(0, len(raw), 64):
+            reader.feed(raw[at : at + 64])
+        assert reader.finish() is None  # the caller reads it again, whole, in memory
+
+
+def test_a_spooled_body_that_fails_after_its_read_leaves_no_file(spool_folder: Path) -> None:
+    run = _run([_entity(i) for i in range(10)]) | {"completedAt": "not a time"}
+    with contextlib.closing(FindAllBodyReader(COLUMNS)) as reader:
+        reader.feed(json.dumps(run).encode())
+        with pytest.raises(ScoutRunBodyError, match="completedAt"):
+            reader.finish()
+        assert not list(spool_folder.iterdir())

@@ -106,7 +106,8 @@ def test_the_version_and_the_checks_of_a_spooled_table_are_the_tables() -> None:
 def test_a_small_table_stays_in_memory_and_a_large_one_goes_whole_to_disk(
     spool_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert TableSpool().finish(SCHEMA).equals(SCHEMA.empty_table())
+    empty = TableSpool().finish(SCHEMA)
+    assert empty is not None and empty.equals(SCHEMA.empty_table())
     parts = pieces(40, 10)
     monkeypatch.setattr(spool, "IN_MEMORY_BYTES", sum(p.nbytes for p in parts[:2]))
     small = TableSpool()
