@@ -43,9 +43,7 @@ def content_version(
     A spooled table is read from its file batch by batch."""
     excluded = set(exclude)
     names = [name for name in table.column_names if name not in excluded]
-    schema = pa.schema(
-        [table.schema.field(name) for name in names], metadata=table.schema.metadata
-    )
+    schema = pa.schema([table.schema.field(name) for name in names], metadata=table.schema.metadata)
     batches = (
         table.batches(names, rows=0)
         if isinstance(table, SpooledTable)
