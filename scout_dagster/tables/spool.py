@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["SpooledTable", "TableSpool", "close_if_spooled", "combined"]
+__all__ = ["SpooledTable", "TableSpool", "close_if_spooled"]
 
 #: Rows per record batch the spool hands on (pieces are gathered up to it):
 #: a Parquet row group each, and the most of the table resident at once.
@@ -229,10 +229,10 @@ class SpooledTable:
             gathered.append(batch.select(stored))
             count += batch.num_rows
             if count >= least:
-                yield _with_constants(combined(gathered, stored_schema), names, constants, schema)
+                yield _with_constants(_combined(gathered, stored_schema), names, constants, schema)
                 gathered, count = [], 0
-        if gathered or not self.num_rows:
-            yield _with_constants(combined(gathered, stored_schema), names, constants, schema)
+        if gathered:
+            yield _with_constants(_combined(gathered, stored_schema), names, constants, schema)
 
     def column(self, name: str | int) -> pa.ChunkedArray:
         """One column (by name or position), whole."""
@@ -295,11 +295,11 @@ class _Mapped(SpooledTable):
     ) -> Iterator[pa.RecordBatch]:
         for batch in self._source.batches(rows=rows):
             changed = self._change(pa.Table.from_batches([batch])).combine_chunks()
-            out = combined(changed.to_batches(), self.schema)
+            out = _combined(changed.to_batches(), self.schema)
             yield out if columns is None else out.select(list(columns))
 
 
-def combined(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
+def _combined(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBatch:
     """``batches`` as one batch of ``schema`` (a copy when there are several)."""
     if len(batches) == 1:
         return batches[0]
