@@ -314,10 +314,9 @@ def materialize_findall(
         final = with_body_status(result.run, body)
         provenance = execution.provenance(final.findall_id, rendered.query, final)
         tables = body.tables(provenance)
-        context.log.info(
-            f"FindAll run {final.findall_id} completed: {tables.entities.num_rows} entities, "
-            f"{tables.citations.num_rows} citations, {final.credits} credits"
-        )
+        # No line of our own here: the follower's ending line said the run
+        # completed, with its entities and credits; the tables' row counts
+        # are their materializations' metadata (each log line is an event).
         metadata = run_metadata(result, final)
         metadata["scout/entity_count"] = MetadataValue.int(tables.entities.num_rows)
         if body.facts.count != tables.entities.num_rows:

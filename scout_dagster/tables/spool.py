@@ -38,7 +38,7 @@ BATCH_ROWS = 65_536
 SPOOL_DIR_ENV = "SCOUT_DAGSTER_SPOOL_DIR"
 #: A table this small stays in memory: its file would cost more time than
 #: its memory is worth (100k entities are ~17 MB; a million ~170 MB).
-IN_MEMORY_BYTES = 64 * 2**20
+IN_MEMORY_BYTES = 24 * 2**20
 
 
 class _SpoolFile:

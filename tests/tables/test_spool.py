@@ -204,3 +204,23 @@ def test_a_spooled_write_that_fails_midway_leaves_the_previous_file(
     assert batches[0] == 3
     (written,) = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert pq.read_table(written).equals(before.read_all())
+
+
+def test_a_spooled_tables_ids_that_hash_alike_are_still_counted_exactly() -> None:
+    # Two ids the checks' hash cannot tell apart (see tables/distinct.py),
+    # then a real repeat, and nulls (never distinct ids): the figures are
+    # count_distinct's either way.
+    alike: list[str | None] = ["a" + "-" * 63 + "b", "b" + "-" * 63 + "a"]
+    for ids, duplicates in [
+        (alike, 0),
+        ([*alike, alike[0]], 1),
+        (["x", None, "y", None], 2),
+        ([*alike, None], 1),
+    ]:
+        part = pa.table(
+            {"entity_id": ids, "n": range(len(ids)), "source_url": ["u"] * len(ids)},
+            schema=SCHEMA,
+        )
+        figures = count_checks(spooled([part]), "entity_id")
+        assert figures == count_checks(part, "entity_id")
+        assert figures.duplicates == duplicates

@@ -140,3 +140,26 @@ def test_versions_are_those_of_earlier_releases() -> None:
     table = pa.concat_tables([table.slice(0, 70_000), table.slice(70_000)])
     assert content_version(table) == "a66943ec37ba1ad8b5d0b5e3"
     assert content_version(table.replace_schema_metadata({"k": "v"})) == "ebcd5c31772cc2771a2af129"
+
+
+def test_a_table_with_dictionary_columns_hashes_as_its_ipc_stream_too() -> None:
+    # The stream writes their dictionaries as messages of their own.
+    table = pa.table(
+        {
+            "kind": pa.array(["a", "b", None, "a"] * 100).dictionary_encode(),
+            "tags": pa.array([["x"], None, [], ["y", "x"]] * 100, pa.list_(pa.string())),
+            "n": list(range(400)),
+        }
+    )
+    table = table.set_column(
+        1,
+        "tags",
+        pa.array(
+            table.column("tags").to_pylist(), pa.list_(pa.dictionary(pa.int32(), pa.string()))
+        ),
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    whole = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
+    assert content_version(table) == whole
