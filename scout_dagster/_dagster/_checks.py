@@ -90,6 +90,9 @@ def _count_spooled(table: SpooledTable, id_column: str, *, unique: bool) -> Chec
 
     from ..tables.distinct import all_distinct
 
+    if not unique:
+        missing_url = sum(b.column(0).null_count for b in table.batches(["source_url"], rows=0))
+        return CheckFigures(rows=table.num_rows, duplicates=None, missing_url=missing_url)
     missing_url = 0
 
     def ids() -> Iterator[pa.Array]:
@@ -98,10 +101,7 @@ def _count_spooled(table: SpooledTable, id_column: str, *, unique: bool) -> Chec
             missing_url += batch.column("source_url").null_count
             yield batch.column(id_column)
 
-    if not unique:
-        missing_url = sum(b.column(0).null_count for b in table.batches(["source_url"], rows=0))
-        return CheckFigures(rows=table.num_rows, duplicates=None, missing_url=missing_url)
-    valid, distinct = all_distinct(ids())
+    valid, distinct = all_distinct(ids())  # every batch read: missing_url is whole
     duplicates = table.num_rows - valid if distinct else None
     if duplicates is None:
         # A spooled batch's columns share one buffer read from the file,
@@ -119,8 +119,9 @@ class CheckEvaluation:
     of their own from the moment it is made, while the step hands its tables
     to their IO managers: at a million rows the count takes about half as long
     as the Parquet write (both release the GIL), so the two run side by side.
-    :meth:`results` waits for them. A step that fails before asking leaves
-    the count to finish on its own (a daemon thread; nothing reads it).
+    :meth:`results` waits for them; a step that fails before asking waits
+    for the count (:meth:`wait`) before its tables' spool files go, and
+    reports nothing of it.
 
     A spooled table (:mod:`~scout_dagster.tables.spool`) is counted the same
     way: its count holds 8 bytes an id (:func:`_count_spooled`), so beside the
@@ -149,6 +150,10 @@ class CheckEvaluation:
             self._figures = count_checks(table, self._id_column, unique=unique)
         except BaseException as exc:  # handed to the step's thread by results()
             self._error = exc
+
+    def wait(self) -> None:
+        """Until the count is done (its table may be let go then)."""
+        self._thread.join()
 
     def results(self) -> list[AssetCheckResult]:
         self._thread.join()

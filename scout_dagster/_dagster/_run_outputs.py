@@ -122,8 +122,11 @@ class RunOutputs:
             if evaluation is not None:
                 yield from evaluation.results()
         finally:
-            # Every table was handed on (and its checks counted): a spooled
+            # The tables were handed on, or the step failed: once the checks'
+            # count (which may read a spooled table's file) is done, a spooled
             # table's file goes now, not when it is garbage-collected.
+            if evaluation is not None:
+                evaluation.wait()
             for table in tables.values():
                 if isinstance(table, SpooledTable):
                     table.close()

@@ -10,6 +10,7 @@ time, and the Dagster-level tests cover it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -141,11 +142,13 @@ def test_an_adopted_run_is_followed_not_created_again(server: EmulatorServer) ->
     assert server.ledger.creates() == 1
 
 
-@pytest.mark.parametrize("running_s", [25.0, 61.0, 118.0, 173.0, 300.0, 997.0])
+@pytest.mark.parametrize("running_s", [3.5, 9.0, 14.0, 25.0, 61.0, 118.0, 173.0, 300.5, 997.0])
 def test_polling_sees_the_end_no_later_than_a_fixed_ten_second_poll(
     server: EmulatorServer, running_s: float
 ) -> None:
-    """The poll backs off from 1 s, but never to gaps longer than 10 s."""
+    """The poll backs off from 1 s, but never to gaps longer than 10 s, and
+    it reads at every tenth second of the wait too: a fixed 10 s poll, read
+    by read, never sees the end before it (each read takes no time here)."""
     with EmulatorServer(
         config=EmulatorConfig(queued_s=0.0, findall_duration_s=running_s),
         clock=ManualClock(),
@@ -159,3 +162,8 @@ def test_polling_sees_the_end_no_later_than_a_fixed_ten_second_poll(
     lag = time.now - started - running_s
     assert 0 <= lag <= FIXED_POLL_S, f"the end was seen {lag:.1f} s after it happened"
     assert max(time.sleeps) <= FIXED_POLL_S
+    # A fixed poll reads at 0, 10, 20 s...: it sees the end at the first of
+    # those at or after it.
+    fixed_sees = math.ceil(running_s / FIXED_POLL_S) * FIXED_POLL_S
+    seen = time.now - started
+    assert seen <= fixed_sees + 1e-9, f"seen at {seen:.2f} s, a fixed 10 s poll at {fixed_sees} s"

@@ -34,6 +34,16 @@ def test_a_repeated_value_is_never_all_distinct(chunks: list[list[str]]) -> None
     assert all_distinct(arrays) == (sum(map(len, chunks)), None)
 
 
+def test_a_repeat_far_apart_in_one_large_piece_is_found() -> None:
+    # The piece is hashed in slices: a repeat between two slices still counts.
+    values = [f"id-{i}" for i in range(40_000)]
+    assert all_distinct([pa.array(values, pa.string())]) == (40_000, True)
+    values[-1] = values[0]
+    assert all_distinct([pa.array(values, pa.string())]) == (40_000, None)
+    with_nulls = pa.array([None, *values], pa.large_string()).slice(1)
+    assert all_distinct([with_nulls]) == (40_000, None)
+
+
 def test_nulls_are_not_values_and_not_repeats() -> None:
     array = pa.array(["a", None, "b", None, None], pa.string())
     assert all_distinct([array]) == (2, True)
@@ -51,5 +61,5 @@ def test_two_ids_that_hash_alike_are_cannot_tell_not_distinct() -> None:
 
 
 def test_other_types_are_refused() -> None:
-    with pytest.raises(TypeError, match="string columns"):
+    with pytest.raises(TypeError, match="string or binary columns"):
         all_distinct([pa.array([1, 2])])
