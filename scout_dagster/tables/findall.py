@@ -32,7 +32,8 @@ from .._models import RunState
 from . import json_reader
 from .findall_exact import CANDIDATE_STRUCT, entity_struct, exact_arrays, text
 from .ids import entity_ids_for
-from .json_reader import ArraysDocument, ArraysReader, read_arrays
+from .json_parse import ArraysDocument
+from .json_reader import ArraysReader, read_arrays
 from .provenance import Provenance, with_provenance
 from .schemas import CITATIONS_SCHEMA, EntityColumn, entities_schema
 from .spool import SpooledTable, TableSpool, close_if_spooled

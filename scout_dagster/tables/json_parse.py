@@ -1,16 +1,33 @@
-"""pyarrow's JSON reader on one document, and the checks :mod:`.json_reader`
-runs on the parts it cuts a document into. No HTTP, no Dagster."""
+"""pyarrow's JSON reader on one document (:func:`whole_arrays`: one read, on
+one thread), and the checks :mod:`.json_reader` runs on the parts it cuts a
+document into. No HTTP, no Dagster."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-__all__ = ["cores", "elements", "escaped", "may_leave_array", "merge_fields", "parse"]
+__all__ = [
+    "ArraysDocument",
+    "Transform",
+    "check_lists",
+    "cores",
+    "elements",
+    "escaped",
+    "may_leave_array",
+    "merge_fields",
+    "parse",
+    "whole_arrays",
+]
+
+#: What a piece of an array's elements becomes, on the thread that parsed it.
+Transform = Callable[[pa.StructArray], pa.Table]
 
 #: pyarrow reads a document in one block, whose size is a 32-bit int.
 _MAX_BLOCK = 2**31 - 2
@@ -56,6 +73,40 @@ def parse(document: bytes, schema: pa.Schema) -> pa.Table:
     # does (~20 ms for a million entities) and raises ArrowInvalid.
     table.validate(full=True)
     return table
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraysDocument:
+    """A JSON object read with its big arrays apart."""
+
+    #: One row: every field of the schema except the arrays.
+    fields: pa.Table
+    #: Each array's elements, transformed piece by piece, in document order
+    #: (but a reader's spilled arrays, handed on instead).
+    arrays: dict[str, pa.Table]
+
+
+def whole_arrays(
+    document: bytes, schema: pa.Schema, transforms: Mapping[str, Transform]
+) -> ArraysDocument:
+    """``document`` read whole on one thread, each array through its transform.
+
+    Raises ``pyarrow.ArrowInvalid`` or ``ArrowTypeError`` when the document
+    does not fit the schema.
+    """
+    check_lists(schema, transforms)
+    table = parse(document, schema)
+    return ArraysDocument(
+        fields=table.drop_columns(list(transforms)),
+        arrays={name: transform(elements(table, name)) for name, transform in transforms.items()},
+    )
+
+
+def check_lists(schema: pa.Schema, transforms: Mapping[str, Transform]) -> None:
+    """Every array with a transform is a list field of ``schema``."""
+    for name in transforms:
+        if not pa.types.is_list(schema.field(name).type):
+            raise TypeError(f"{name!r} must be a list field of the schema")
 
 
 def elements(table: pa.Table, field: str) -> pa.Array:

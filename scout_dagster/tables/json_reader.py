@@ -11,7 +11,8 @@ arrives, cuts the big arrays into pieces of a few MiB and parses them on
 every core while the rest downloads, each piece passed through a
 ``transform`` on the thread that parsed it. Only the pieces in flight are
 held, never the document: a 200 MB body costs its tables and a few MiB.
-:func:`read_arrays` reads a document already in memory the same way. The cuts
+:func:`read_arrays` reads a document already in memory the same way
+(:func:`~.json_parse.whole_arrays` reads one whole, on one thread). The cuts
 are found by pattern and not trusted; every part of the document is parsed
 so that a wrong cut cannot parse:
 
@@ -60,19 +61,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pyarrow as pa
 
 from .json_cuts import ArrayCutter, Text
-from .json_parse import cores, elements, may_leave_array, merge_fields, parse
+from .json_parse import (
+    ArraysDocument,
+    Transform,
+    check_lists,
+    cores,
+    elements,
+    may_leave_array,
+    merge_fields,
+    parse,
+    whole_arrays,
+)
 
-__all__ = [
-    "ArraysDocument",
-    "ArraysReader",
-    "Transform",
-    "read_arrays",
-    "read_document",
-    "whole_arrays",
-]
-
-#: What a piece of an array's elements becomes, on the thread that parsed it.
-Transform = Callable[[pa.StructArray], pa.Table]
+__all__ = ["ArraysReader", "Transform", "read_arrays"]
 
 #: Below this size a document is read whole: threads would cost more than they save.
 SPLIT_MIN_BYTES = 8 * 2**20
@@ -83,27 +84,6 @@ PIECE_BYTES = 4 * 2**20
 
 #: A piece is parsed as one list inside another.
 _PIECE_OPEN, _PIECE_CLOSE = b'{"pieces":[[', b"]]}"
-
-
-def read_document(document: bytes, schema: pa.Schema) -> pa.Table:
-    """The whole document (one JSON object) as one row of ``schema``; every
-    other field is skipped.
-
-    Raises ``pyarrow.ArrowInvalid`` or ``ArrowTypeError`` when the document
-    does not fit the schema.
-    """
-    return parse(document, schema)
-
-
-@dataclasses.dataclass(frozen=True)
-class ArraysDocument:
-    """A JSON object read with its big arrays in pieces."""
-
-    #: One row: every field of the schema except the arrays.
-    fields: pa.Table
-    #: Each array's elements, transformed piece by piece, in document order
-    #: (but a reader's spilled arrays, handed on instead).
-    arrays: dict[str, pa.Table]
 
 
 def read_arrays(
@@ -121,7 +101,7 @@ def read_arrays(
     Raises ``pyarrow.ArrowInvalid`` or ``ArrowTypeError`` when the document
     does not fit the schema.
     """
-    _check_lists(schema, transforms)
+    check_lists(schema, transforms)
     if len(document) >= SPLIT_MIN_BYTES:
         with ArraysReader(schema, transforms, threads=threads) as reader:
             reader.feed(document)
@@ -129,23 +109,6 @@ def read_arrays(
         if read is not None:
             return read
     return whole_arrays(document, schema, transforms)
-
-
-def whole_arrays(
-    document: bytes, schema: pa.Schema, transforms: Mapping[str, Transform]
-) -> ArraysDocument:
-    """``document`` read whole on one thread, each array through its transform."""
-    table = read_document(document, schema)
-    return ArraysDocument(
-        fields=table.drop_columns(list(transforms)),
-        arrays={name: transform(elements(table, name)) for name, transform in transforms.items()},
-    )
-
-
-def _check_lists(schema: pa.Schema, transforms: Mapping[str, Transform]) -> None:
-    for name in transforms:
-        if not pa.types.is_list(schema.field(name).type):
-            raise TypeError(f"{name!r} must be a list field of the schema")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +158,7 @@ class ArraysReader(ArrayCutter):
         also: Sequence[pa.Schema] = (),
         spill: Mapping[str, Callable[[pa.Table], None]] | None = None,
     ) -> None:
-        _check_lists(schema, transforms)
+        check_lists(schema, transforms)
         if spill is not None and not set(spill) <= set(transforms):
             raise TypeError("only arrays with a transform can be spilled")
         for other in also:

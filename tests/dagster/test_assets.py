@@ -33,7 +33,7 @@ from scout_dagster import (
     build_search_assets,
 )
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer, FaultConfig, ManualClock
-from scout_dagster.tables import json_reader
+from scout_dagster.tables import json_parse, json_reader
 from scout_dagster.tables.schemas import (
     FINDINGS_SCHEMA,
     RESULTS_SCHEMA,
@@ -104,7 +104,7 @@ def test_findall_tables_match_what_the_emulator_served(
     if in_pieces:  # as a large body is read: cut at every element
         monkeypatch.setattr(json_reader, "SPLIT_MIN_BYTES", 0)
         monkeypatch.setattr(json_reader, "PIECE_BYTES", 1)
-        read_whole = json_reader.read_document
+        read_whole = json_parse.parse
 
         def counted(document: bytes, schema: pa.Schema) -> pa.Table:
             # The look after the create reads the queued run (no entities) whole:
@@ -113,7 +113,9 @@ def test_findall_tables_match_what_the_emulator_served(
                 whole_reads.append(1)
             return read_whole(document, schema)
 
-        monkeypatch.setattr(json_reader, "read_document", counted)
+        # A whole read goes through json_parse.whole_arrays, which calls parse
+        # by its module's name (the pieces call their own import of it).
+        monkeypatch.setattr(json_parse, "parse", counted)
     assets = build_findall_assets("ai", QUERY, output_schema=SCHEMA, limit=12)
     result = materialize([assets], resources=resources(emulator, tmp_path))
     assert result.success

@@ -15,7 +15,8 @@ import pyarrow as pa
 import pytest
 
 from scout_dagster.tables import json_reader
-from scout_dagster.tables.json_reader import ArraysReader, read_arrays, whole_arrays
+from scout_dagster.tables.json_parse import whole_arrays
+from scout_dagster.tables.json_reader import ArraysReader, read_arrays
 
 ITEM = pa.struct([("name", pa.string()), ("n", pa.int64())])
 SCHEMA = pa.schema(
