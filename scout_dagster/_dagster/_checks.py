@@ -83,35 +83,30 @@ def count_checks(
 def _count_spooled(table: SpooledTable, id_column: str, *, unique: bool) -> CheckFigures:
     """A spooled table's figures, read from its file in one pass: the ids
     hashed as they are read (:mod:`~scout_dagster.tables.distinct`: 8 bytes
-    an id, not a copy of each), and counted exactly in a second pass only
-    when two hash alike (a repeated id, or rarely a collision)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ..tables.distinct import all_distinct
+    an id, not a copy of each); read again only when two ids hash alike, to
+    count those exactly."""
+    from ..tables.distinct import distinct_count
 
     if not unique:
         missing_url = sum(b.column(0).null_count for b in table.batches(["source_url"], rows=0))
         return CheckFigures(rows=table.num_rows, duplicates=None, missing_url=missing_url)
     missing_url = 0
 
-    def ids() -> Iterator[pa.Array]:
+    def ids_counting_urls() -> Iterator[pa.Array]:
         nonlocal missing_url
         for batch in table.batches([id_column, "source_url"], rows=0):
             missing_url += batch.column("source_url").null_count
             yield batch.column(id_column)
 
-    valid, distinct = all_distinct(ids())  # every batch read: missing_url is whole
-    duplicates = table.num_rows - valid if distinct else None
-    if duplicates is None:
-        # A spooled batch's columns share one buffer read from the file,
-        # which a slice of it would keep whole: its ids are copied.
-        every = pa.chunked_array(
-            [pa.concat_arrays([b.column(0)]) for b in table.batches([id_column], rows=0)],
-            type=table.schema.field(id_column).type,
-        )
-        duplicates = table.num_rows - pc.count_distinct(every, mode="only_valid").as_py()
-    return CheckFigures(rows=table.num_rows, duplicates=duplicates, missing_url=missing_url)
+    def ids_again() -> Iterator[pa.Array]:
+        return (batch.column(0) for batch in table.batches([id_column], rows=0))
+
+    # The first pass reads every batch, so missing_url is whole after it.
+    _, distinct = distinct_count(ids_counting_urls(), again=ids_again)
+    # Nulls are not ids (count_distinct's rule, as for a table in memory).
+    return CheckFigures(
+        rows=table.num_rows, duplicates=table.num_rows - distinct, missing_url=missing_url
+    )
 
 
 class CheckEvaluation:

@@ -1,28 +1,29 @@
-"""Whether the strings of a column are all distinct, in little memory. No Dagster.
+"""How many distinct strings a column holds, exactly, in little memory. No Dagster.
 
-The unique-id check of a million spooled entities asks one question: is any
-id repeated? ``pyarrow.compute.count_distinct`` answers it exactly, but its
-hash table keeps a copy of every distinct id beside the slots: +95 MB at a
-million ids, the step's peak (``benchmarks/e2e.py``). Here each id is
-hashed to 64 bits instead (tabulation hashing, vectorized with numpy over the
-column's own buffers, a batch at a time), and only the hashes are kept and
-sorted: 8 bytes an id, about +20 MB at a million, in less time.
+The unique-id check of a million spooled entities counts distinct ids.
+``pyarrow.compute.count_distinct`` counts them exactly, but its hash table
+keeps a copy of every distinct id beside the slots: +95 MB at a million
+ids, the step's peak (``benchmarks/e2e.py``). Here each id is hashed to 64
+bits instead (tabulation hashing, vectorized with numpy over the column's
+own buffers, a slice at a time), and only the hashes are kept and sorted:
+8 bytes an id, about +20 MB at a million, in less time.
 
-Distinct hashes prove distinct ids (equal ids hash alike), so "all distinct"
-is exact. Repeated hashes are a repeated id or, rarely, two ids that hash
-alike: :func:`all_distinct` then says it cannot tell (None), and the caller
-counts exactly.
+Equal ids hash alike, so an id whose hash no other id has is distinct from
+every other: the count is exact from the hashes alone when none repeats.
+When some repeat (a repeated id, or rarely two ids that hash alike), the
+column is read once more and only the ids with a repeated hash are kept and
+counted exactly with ``count_distinct``: a few, unless most ids repeat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["all_distinct"]
+__all__ = ["distinct_count"]
 
 #: Byte positions with a table of their own (later ones reuse them, cyclically).
 _POSITIONS = 64
@@ -34,23 +35,40 @@ _SEED = 0x5C0_D15
 _SLICE_ROWS = 16_384
 
 
-def all_distinct(chunks: Iterable[pa.Array]) -> tuple[int, bool | None]:
+def distinct_count(
+    chunks: Iterable[pa.Array], again: Callable[[], Iterable[pa.Array]]
+) -> tuple[int, int]:
     """The non-null values in ``chunks`` (string or binary arrays, in any
-    pieces) and whether they are all distinct: True (exact), or None when two
-    hash alike (a repeat, or a collision: count them exactly). Nulls are not
-    values."""
+    pieces) and how many of them are distinct, exactly; ``again`` gives the
+    same chunks once more, asked for only when two values hash alike. Nulls
+    are not values."""
     tables = _tables()
-    hashes = [
-        _hashes(tables, valid.slice(start, _SLICE_ROWS))
-        for chunk in chunks
-        for valid in [pc.drop_null(chunk)]
-        for start in range(0, len(valid), _SLICE_ROWS)
+    every = np.sort(_all_hashes(tables, chunks))
+    repeated = np.unique(every[1:][every[1:] == every[:-1]])
+    if not repeated.size:
+        return int(every.size), int(every.size)
+    # Every repeat of a value has a repeated hash; the values outside those
+    # are distinct from all others.
+    suspects = [
+        pc.filter(values, pa.array(np.isin(_hashes(tables, values), repeated)))
+        for values in _slices(again())
     ]
-    every = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-    del hashes
-    every.sort()
-    repeated = bool(every.size > 1 and (every[1:] == every[:-1]).any())
-    return int(every.size), None if repeated else True
+    suspected = pa.chunked_array(suspects, type=suspects[0].type)
+    exact = pc.count_distinct(suspected, mode="only_valid").as_py()
+    return int(every.size), int(every.size) - len(suspected) + exact
+
+
+def _all_hashes(tables: tuple[np.ndarray, np.ndarray], chunks: Iterable[pa.Array]) -> np.ndarray:
+    hashes = [_hashes(tables, values) for values in _slices(chunks)]
+    return np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+
+
+def _slices(chunks: Iterable[pa.Array]) -> Iterator[pa.Array]:
+    """The non-null values of ``chunks``, :data:`_SLICE_ROWS` at a time."""
+    for chunk in chunks:
+        valid = pc.drop_null(chunk)
+        for start in range(0, len(valid), _SLICE_ROWS):
+            yield valid.slice(start, _SLICE_ROWS)
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +89,7 @@ def _hashes(tables: tuple[np.ndarray, np.ndarray], values: pa.Array) -> np.ndarr
     elif pa.types.is_string(values.type) or pa.types.is_binary(values.type):
         offset_type = np.int32
     else:
-        raise TypeError(f"all_distinct reads string or binary columns, not {values.type}")
+        raise TypeError(f"distinct_count reads string or binary columns, not {values.type}")
     count = len(values)
     _, offsets_buffer, data_buffer = values.buffers()
     offsets = np.frombuffer(

@@ -1,23 +1,48 @@
-"""all_distinct: "all distinct" is exact; a repeat, or two ids that hash
-alike, is "cannot tell" (None), never "distinct"; nulls are not values."""
+"""distinct_count: exactly count_distinct's count, in any pieces, nulls not
+values; the column is read a second time only when two values hash alike."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from scout_dagster.tables.distinct import all_distinct
+from scout_dagster.tables.distinct import distinct_count
+
+#: Two different strings with one hash: positions 64 apart share their words.
+ALIKE = ["a" + "-" * 63 + "b", "b" + "-" * 63 + "a"]
 
 
-def test_distinct_strings_are_all_distinct_in_any_pieces() -> None:
-    values = [f"company{i}.example.com" for i in range(10_000)] + ["", "name:ä"]
+def counted(chunks: list[pa.Array]) -> tuple[tuple[int, int], int]:
+    """distinct_count's answer, and how often it read the chunks again."""
+    reads: list[int] = []
+
+    def again() -> Iterable[pa.Array]:
+        reads.append(1)
+        return iter(chunks)
+
+    return distinct_count(iter(chunks), again=again), len(reads)
+
+
+def expected(chunks: list[pa.Array]) -> tuple[int, int]:
+    every = (
+        pa.chunked_array(chunks, type=chunks[0].type)
+        if chunks
+        else pa.chunked_array([], pa.string())
+    )
+    valid = len(every) - every.null_count
+    return valid, pc.count_distinct(every, mode="only_valid").as_py()
+
+
+def test_distinct_values_in_any_pieces_are_counted_in_one_read() -> None:
+    values = [f"company{i}.example.com" for i in range(40_000)] + ["", "name:ä"]
     whole = pa.array(values, pa.string())
     sliced = [whole.slice(0, 3), whole.slice(3, 4_000), whole.slice(4_003)]
-    assert all_distinct([whole]) == (10_002, True)
-    assert all_distinct(sliced) == (10_002, True)
-    assert all_distinct([pa.array(values, pa.large_string())]) == (10_002, True)
-    assert all_distinct([]) == (0, True)
+    for chunks in ([whole], sliced, [pa.array(values, pa.large_string())]):
+        assert counted(chunks) == ((40_002, 40_002), 0)
+    assert counted([]) == ((0, 0), 0)
 
 
 @pytest.mark.parametrize(
@@ -26,40 +51,29 @@ def test_distinct_strings_are_all_distinct_in_any_pieces() -> None:
         [["a", "b", "a"]],
         [["a", "b"], ["c", "b"]],  # the repeat in another piece
         [["", "x", ""]],  # the empty string twice
-        [["company1.example.com"], ["x"], ["company1.example.com"]],
+        [["x", None, "y", None, "x"]],  # nulls are not values, nor repeats
+        [ALIKE],  # alike hashes, different values: nothing repeats
+        [[*ALIKE, ALIKE[0]], [None, "z"]],
+        [[*(f"id-{i}" for i in range(40_000)), "id-0"]],  # far apart, across slices
+        [["same"] * 50_000],  # every value a repeat
     ],
 )
-def test_a_repeated_value_is_never_all_distinct(chunks: list[list[str]]) -> None:
+def test_repeats_and_alike_hashes_are_counted_exactly_on_a_second_read(
+    chunks: list[list[str | None]],
+) -> None:
     arrays = [pa.array(c, pa.string()) for c in chunks]
-    assert all_distinct(arrays) == (sum(map(len, chunks)), None)
+    assert counted(arrays) == (expected(arrays), 1)
+    large = [pa.array(c, pa.large_string()).slice(0) for c in chunks]
+    assert counted(large) == (expected(large), 1)
 
 
-def test_a_repeat_far_apart_in_one_large_piece_is_found() -> None:
-    # The piece is hashed in slices: a repeat between two slices still counts.
-    values = [f"id-{i}" for i in range(40_000)]
-    assert all_distinct([pa.array(values, pa.string())]) == (40_000, True)
-    values[-1] = values[0]
-    assert all_distinct([pa.array(values, pa.string())]) == (40_000, None)
-    with_nulls = pa.array([None, *values], pa.large_string()).slice(1)
-    assert all_distinct([with_nulls]) == (40_000, None)
-
-
-def test_nulls_are_not_values_and_not_repeats() -> None:
+def test_nulls_alone_are_no_values() -> None:
     array = pa.array(["a", None, "b", None, None], pa.string())
-    assert all_distinct([array]) == (2, True)
-    assert all_distinct([array.slice(1)]) == (1, True)
-    assert all_distinct([pa.array([None, None], pa.string())]) == (0, True)
-
-
-def test_two_ids_that_hash_alike_are_cannot_tell_not_distinct() -> None:
-    # Positions 64 apart share their words, so swapping the bytes there gives
-    # two different strings with one hash: the answer must be None.
-    one, other = "a" + "-" * 63 + "b", "b" + "-" * 63 + "a"
-    assert one != other
-    assert all_distinct([pa.array([one, other], pa.string())]) == (2, None)
-    assert pc.count_distinct(pa.array([one, other])).as_py() == 2
+    assert counted([array]) == ((2, 2), 0)
+    assert counted([array.slice(1)]) == ((1, 1), 0)
+    assert counted([pa.array([None, None], pa.string())]) == ((0, 0), 0)
 
 
 def test_other_types_are_refused() -> None:
     with pytest.raises(TypeError, match="string or binary columns"):
-        all_distinct([pa.array([1, 2])])
+        distinct_count(iter([pa.array([1, 2])]), again=list)
