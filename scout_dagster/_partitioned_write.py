@@ -50,8 +50,9 @@ from collections.abc import Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._parquet_file import parquet_writer
 from ._schema_union import check_names, conform, conforms, schema_union, stored_schema
-from ._storage import DATA_FILE, FileChanged, ParquetStore, parquet_writer
+from ._storage import DATA_FILE, FileChanged, ParquetStore
 from .tables.spool import SpooledTable
 
 __all__ = ["write_partition"]

@@ -51,8 +51,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from ._base_location import DATA_FILE, as_uri, check_base_location
+from ._parquet_file import parquet_writer
 from ._schema_union import SchemaConflictError, conform, schema_union
-from .tables import spool
 from .tables.spool import SpooledTable
 
 if sys.platform != "win32":
@@ -66,9 +66,6 @@ __all__ = [
     "check_base_location",
 ]
 
-#: zstd level 3: about as fast to write as snappy and markedly smaller.
-COMPRESSION = "zstd"
-COMPRESSION_LEVEL = 3
 #: The lock partitioned writes of a table take (hidden: readers skip it).
 LOCK_FILE = ".scout-dagster.lock"
 #: Footers read at once from object storage.
@@ -89,34 +86,6 @@ class FileChanged(Exception):
 def _escape(value: str) -> str:
     # Hive-style folder names: keep them readable but never let a key add a level.
     return urllib.parse.quote(value, safe=" -_.:@+,")
-
-
-def parquet_writer(table: pa.Table | SpooledTable) -> Callable[[pa.NativeFile], None]:
-    """A write of ``table`` as Parquet; a spooled table batch by batch from its
-    file, a row group each, so that it is never in memory whole."""
-
-    def write(sink: pa.NativeFile) -> None:
-        if not isinstance(table, SpooledTable):
-            pq.write_table(
-                table, sink, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL
-            )
-            return
-        options = {"compression": COMPRESSION, "compression_level": COMPRESSION_LEVEL}
-        with pq.ParquetWriter(sink, table.schema, **options) as writer:
-            pieces: list[pa.RecordBatch] = []
-            rows = 0
-            # The pieces as written, a row group of about spool.BATCH_ROWS rows at
-            # a time: the writer takes them as chunks, without a copy.
-            for piece in table.batches(rows=0):
-                pieces.append(piece)
-                rows += piece.num_rows
-                if rows >= spool.BATCH_ROWS:
-                    writer.write_table(pa.Table.from_batches(pieces), row_group_size=rows)
-                    pieces, rows = [], 0
-            if pieces:
-                writer.write_table(pa.Table.from_batches(pieces), row_group_size=max(rows, 1))
-
-    return write
 
 
 class ParquetStore:
