@@ -24,6 +24,9 @@ _OVERLAP = 4096
 #: How much of an array is awaited to see how its first element starts.
 _FIRST_KEY_WINDOW = 64 * 2**10
 
+#: Bytes of a view copied at a time to look for a ``[`` in it.
+_BRACKET_SLICE = 2**20
+
 _KEY = rb'"(?:[^"\\]|\\.)*"'
 _FIRST_KEY = re.compile(rb"\s*\{\s*(" + _KEY + rb")\s*:")
 
@@ -54,6 +57,7 @@ class ArrayCutter:
         # Arrays whose opening has not been seen, and where to look for it.
         self._unopened = list(arrays)
         self._opening_from = 0
+        self._absent_until: dict[str, int] = {}  # none of its openings before there
         self._next_opening: tuple[str, int, int] | None = None
 
     @property
@@ -94,12 +98,17 @@ class ArrayCutter:
     def _find_opening(self, data: Text) -> None:
         """The first ``"<array>": [`` after the last look, of any array not yet opened."""
         start = max(self._opening_from - _OVERLAP - self._base, 0)
-        while self._unopened:
-            found = [
-                (match.start(), field, match)
-                for field in self._unopened
-                if (match := _opening(field).search(data, start)) is not None
-            ]
+        end = self._base + len(data)
+        while self._unopened and _holds_bracket(data, start):
+            found = []
+            for field in self._unopened:
+                # Where an earlier look found no opening of it, none is looked for again.
+                since = max(start, self._absent_until.get(field, 0) - _OVERLAP - self._base)
+                match = _opening(field).search(data, since)
+                if match is None:
+                    self._absent_until[field] = end
+                else:
+                    found.append((match.start(), field, match))
             if not found:
                 break
             at, field, match = min(found)
@@ -107,7 +116,7 @@ class ArrayCutter:
             if not escaped(data, at):  # an escaped quote: not the key, so no array to cut
                 self._next_opening = (field, self._base + at, self._base + match.end())
                 return
-        self._opening_from = self._base + len(data)
+        self._opening_from = end
 
     def _open(self, field: str, _at: int, end: int) -> None:
         self._next_opening = None
@@ -152,6 +161,20 @@ class ArrayCutter:
         if self._array is not None and self._cuts:
             return self._piece_start
         return self._part_start
+
+
+def _holds_bracket(data: Text, start: int) -> bool:
+    """Whether ``data`` has a ``[`` from ``start`` on. Every opening ends with
+    one, and entities are flat maps, so most of an entities array has none:
+    ``find`` (``memchr``) passes over it about six times as fast as the
+    openings' patterns would (0.02 s against 0.13 s for 200 MB). A view has
+    no ``find``: it is copied a slice at a time."""
+    if not isinstance(data, memoryview):
+        return data.find(b"[", start) >= 0
+    return any(
+        b"[" in data[at : at + _BRACKET_SLICE].tobytes()
+        for at in range(start, len(data), _BRACKET_SLICE)
+    )
 
 
 _OPENINGS: dict[str, re.Pattern[bytes]] = {}

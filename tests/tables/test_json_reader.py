@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from scout_dagster.tables import json_reader
+from scout_dagster.tables import json_cuts, json_reader
 from scout_dagster.tables.json_parse import whole_arrays
 from scout_dagster.tables.json_reader import ArraysReader, read_arrays
 
@@ -47,12 +47,19 @@ def _cut(monkeypatch: pytest.MonkeyPatch, *, piece_bytes: int) -> Iterator[None]
 
 
 def _read(
-    document: bytes, *, threads: int | None = None, chunk_sizes: random.Random | None = None
+    document: bytes,
+    *,
+    threads: int | None = None,
+    chunk_sizes: random.Random | None = None,
+    views: float = 0.5,
+    others: list[int] | None = None,
 ) -> tuple[Outcome, int]:
     """What reading gives (or the error it raises), and in how many pieces
     the entities were read. With ``chunk_sizes``, the document is fed to an
     :class:`ArraysReader` in chunks of random sizes, as a download arrives, and
-    read whole when the reader gives None, as its caller does."""
+    read whole when the reader gives None, as its caller does; that share of
+    the chunks (``views``) as views into the document. The sizes of the
+    pieces the ``others`` array was read in are added to ``others``."""
     pieces = 0
 
     def count_pieces(items: pa.StructArray) -> pa.Table:
@@ -60,7 +67,12 @@ def _read(
         pieces += 1
         return pa.Table.from_struct_array(items)
 
-    transforms = {"entities": count_pieces, "others": pa.Table.from_struct_array}
+    def count_others(items: pa.StructArray) -> pa.Table:
+        if others is not None:
+            others.append(len(items))
+        return pa.Table.from_struct_array(items)
+
+    transforms = {"entities": count_pieces, "others": count_others}
     try:
         if chunk_sizes is None:
             read = read_arrays(document, SCHEMA, transforms, threads=threads)
@@ -69,7 +81,10 @@ def _read(
                 at = 0
                 while at < len(document):
                     size = chunk_sizes.randint(1, 40)
-                    reader.feed(document[at : at + size])
+                    # A chunk as a download gives it, or a view into one (as
+                    # an event's data is fed).
+                    view = memoryview(document) if chunk_sizes.random() < views else document
+                    reader.feed(view[at : at + size])
                     at += size
                 streamed = reader.finish()
             read = streamed or whole_arrays(document, SCHEMA, transforms)
@@ -197,21 +212,33 @@ def test_a_small_document_is_read_whole() -> None:
 
 
 @pytest.mark.usefixtures("tiny_pieces")
+@pytest.mark.parametrize("fed", [None, "bytes", "views"])
 def test_two_arrays_are_both_cut_and_the_fields_around_them_kept(
-    monkeypatch: pytest.MonkeyPatch,
+    fed: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Read in memory, or fed in chunks (bytes, or views into the document, looked
+    through for a "[" two bytes at a time): each opening is found wherever the
+    chunks split it, so every element is a piece."""
     document = {
         "count": 1,
-        "entities": _items(5),
+        # Brackets in the text, so that it is searched for the openings.
+        "entities": [{"name": f"item [{i}]", "n": i} for i in range(5)],
         "middle": "m",
         "others": [{"name": f"o{i}"} for i in range(4)],
     }
     raw = json.dumps(document).encode()
-    outcome, pieces = _read(raw)
+    monkeypatch.setattr(json_cuts, "_BRACKET_SLICE", 2)
+    # Text searched before is searched again only as far back as an opening is long.
+    monkeypatch.setattr(json_cuts, "_OVERLAP", len('"entities": ['))
+    rng = None if fed is None else random.Random(f"{fed}{len(raw)}")
+    views = 1.0 if fed == "views" else 0.0
+    others: list[int] = []
+    outcome, pieces = _read(raw, chunk_sizes=rng, views=views, others=others)
     assert pieces == 5
+    assert others == [1, 1, 1, 1]
     assert outcome == _whole(raw, monkeypatch)
     assert outcome[1] == [{"count": 1}]
-    assert outcome[2] == {"entities": _items(5), "others": document["others"]}
+    assert outcome[2] == {"entities": document["entities"], "others": document["others"]}
 
 
 INVALID = {
@@ -319,6 +346,8 @@ def test_random_documents_read_in_pieces_as_when_read_whole(
             document = _mutated(rng, document)
         expected = _whole(document, monkeypatch)
         with _cut(monkeypatch, piece_bytes=rng.randint(1, 80)):
+            # A view is looked through for a "[" a slice at a time.
+            monkeypatch.setattr(json_cuts, "_BRACKET_SLICE", rng.randint(1, 16))
             if fed:
                 outcome, pieces = _read(document, threads=rng.choice([1, 3]), chunk_sizes=rng)
             else:
