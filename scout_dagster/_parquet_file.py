@@ -76,22 +76,23 @@ def dictionary_columns(sample: pa.Table | pa.RecordBatch) -> list[str]:
         if pa.types.is_nested(field.type):
             chosen.extend(_leaf_paths(field))
             continue
-        values = len(column) - column.null_count
-        if (
-            pa.types.is_dictionary(field.type)
-            or values == 0
-            or pc.count_distinct(column).as_py() * 2 <= values
-        ):
+        if pa.types.is_dictionary(field.type) or _values_repeat(column):
             chosen.append(field.name)
     return chosen
 
 
 def _values_repeat(column: pa.Array | pa.ChunkedArray) -> bool:
     """At most half as many distinct values as values (nulls aside); so too
-    when there are no values."""
+    when there are no values, and for a type whose values cannot be told apart
+    here (views, extension types), which keeps the writer's default."""
     nulls: int = column.null_count
     values = len(column) - nulls
-    distinct = len(pc.unique(column)) - (nulls > 0)  # null is one of unique's
+    if values == 0:
+        return True
+    try:
+        distinct = len(pc.unique(column)) - (nulls > 0)  # null is one of unique's
+    except pa.ArrowNotImplementedError:  # a type unique cannot take: Parquet's default
+        return True
     return bool(distinct * 2 <= values)
 
 

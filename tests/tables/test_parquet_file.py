@@ -4,6 +4,7 @@ values repeat, in memory and spooled alike, and the same rows read back."""
 from __future__ import annotations
 
 import tempfile
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,6 +80,18 @@ def test_a_spooled_table_is_encoded_alike_from_its_first_batch(
     assert dictionary_encoded(path) == EXPECTED
     assert pq.read_table(path).equals(table())
     spooled.close()
+
+
+def test_a_type_whose_values_are_not_compared_here_keeps_the_writers_default(
+    tmp_path: Path,
+) -> None:
+    """An extension type (``unique`` has no kernel for it) is written as before."""
+    storage = pa.array([uuid.UUID(int=i).bytes for i in range(10)], pa.binary(16))
+    ids = pa.table({"id": pa.ExtensionArray.from_storage(pa.uuid(), storage)})
+    assert dictionary_columns(ids) == ["id"]
+    written = ParquetStore(str(tmp_path)).write("ids", ids)
+    path = Path(written.uri.removeprefix("file://"))
+    assert pq.read_table(path).column("id").to_pylist() == ids.column("id").to_pylist()
 
 
 def test_the_choice_is_made_on_the_values_not_the_nulls() -> None:
