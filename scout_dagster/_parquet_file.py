@@ -46,15 +46,21 @@ def parquet_writer(table: pa.Table | SpooledTable) -> Callable[[pa.NativeFile], 
             pq.write_table(table, sink, **options)
             return
         batches = table.batches(rows=0)
-        first = next(batches, None)
-        sample = table.schema.empty_table() if first is None else first.slice(0, SAMPLE_ROWS)
+        # The pieces that hold the first SAMPLE_ROWS rows, whatever their sizes,
+        # so that a spooled table is encoded as the same rows in memory are.
+        leading: list[pa.RecordBatch] = []
+        for piece in batches:
+            leading.append(piece)
+            if sum(batch.num_rows for batch in leading) >= SAMPLE_ROWS:
+                break
+        sample = pa.Table.from_batches(leading, schema=table.schema).slice(0, SAMPLE_ROWS)
         options = _options(dictionary_columns(sample))
         with pq.ParquetWriter(sink, table.schema, **options) as writer:
             pieces: list[pa.RecordBatch] = []
             rows = 0
             # The pieces as written, a row group of about spool.BATCH_ROWS rows at
             # a time: the writer takes them as chunks, without a copy.
-            for piece in itertools.chain([] if first is None else [first], batches):
+            for piece in itertools.chain(leading, batches):
                 pieces.append(piece)
                 rows += piece.num_rows
                 if rows >= spool.BATCH_ROWS:
@@ -73,7 +79,8 @@ def dictionary_columns(sample: pa.Table | pa.RecordBatch) -> list[str]:
     nested column, and an Arrow dictionary column always (it is one already)."""
     chosen: list[str] = []
     for field, column in zip(sample.schema, sample.columns, strict=True):
-        if pa.types.is_nested(field.type):
+        stored = field.type.storage_type if isinstance(field.type, pa.ExtensionType) else field.type
+        if pa.types.is_nested(stored):  # an extension type is stored as its storage
             chosen.extend(_leaf_paths(field))
             continue
         if pa.types.is_dictionary(field.type) or _values_repeat(column):
@@ -97,9 +104,13 @@ def _values_repeat(column: pa.Array | pa.ChunkedArray) -> bool:
 
 
 def _leaf_paths(field: pa.Field) -> list[str]:
-    """The Parquet column paths of a nested field's leaves, as Parquet names them."""
+    """The Parquet column paths of a nested field's leaves, as Parquet names them
+    (none for a type Parquet cannot store, a union: the write itself says so)."""
     buffer = pa.BufferOutputStream()
-    pq.write_table(pa.schema([field]).empty_table(), buffer)
+    try:
+        pq.write_table(pa.schema([field]).empty_table(), buffer)
+    except pa.ArrowNotImplementedError:
+        return []
     metadata = pq.read_metadata(pa.BufferReader(buffer.getvalue()))
     return [metadata.schema.column(i).path for i in range(metadata.num_columns)]
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from scout_dagster import _parquet_file
 from scout_dagster._parquet_file import dictionary_columns
 from scout_dagster._storage import ParquetStore
 from scout_dagster.tables import spool
@@ -63,14 +64,19 @@ def test_only_the_columns_whose_values_repeat_get_a_dictionary(tmp_path: Path) -
     assert pq.read_table(path).equals(table())
 
 
-def test_a_spooled_table_is_encoded_alike_from_its_first_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("first", [1, 2, 700], ids=["one-row", "two-rows", "700-rows"])
+def test_a_spooled_table_is_encoded_as_the_same_rows_in_memory(
+    first: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Whatever the size of its first pieces: the choice is made on its first
+    rows, as many as in memory."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(spool, "IN_MEMORY_BYTES", 0)
     monkeypatch.setattr(spool, "BATCH_ROWS", 1_000)
+    monkeypatch.setattr(_parquet_file, "SAMPLE_ROWS", 2_000)
     writer = TableSpool()
-    for at in range(0, ROWS, 700):
+    writer.append(table().slice(0, first))
+    for at in range(first, ROWS, 700):
         writer.append(table().slice(at, 700))
     spooled = writer.finish(table().schema)
     assert isinstance(spooled, SpooledTable)
@@ -92,6 +98,29 @@ def test_a_type_whose_values_are_not_compared_here_keeps_the_writers_default(
     written = ParquetStore(str(tmp_path)).write("ids", ids)
     path = Path(written.uri.removeprefix("file://"))
     assert pq.read_table(path).column("id").to_pylist() == ids.column("id").to_pylist()
+
+
+def test_an_extension_type_stored_nested_keeps_its_leaves_dictionaries(tmp_path: Path) -> None:
+    tags = pa.array([["a", "b"][: i % 3] for i in range(ROWS)], pa.list_(pa.string()))
+    ids = pa.table({"tags": pa.ExtensionArray.from_storage(_Tags(), tags)})
+    assert dictionary_columns(ids) == ["tags.list.element"]
+    written = ParquetStore(str(tmp_path)).write("tags", ids)
+    path = Path(written.uri.removeprefix("file://"))
+    assert dictionary_encoded(path) == {"tags.list.element": True}
+
+
+class _Tags(pa.ExtensionType):  # type: ignore[misc]  # pyarrow ships no stubs
+    """A list of strings, as an extension type (its storage is nested)."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.list_(pa.string()), "test.tags")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> _Tags:
+        return cls()
 
 
 def test_the_choice_is_made_on_the_values_not_the_nulls() -> None:
