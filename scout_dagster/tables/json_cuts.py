@@ -58,6 +58,7 @@ class ArrayCutter:
         self._unopened = list(arrays)
         self._opening_from = 0
         self._absent_until: dict[str, int] = {}  # none of its openings before there
+        self._found_at: dict[str, int] = {}  # its first opening from the last look
         self._next_opening: tuple[str, int, int] | None = None
 
     @property
@@ -102,12 +103,18 @@ class ArrayCutter:
         while self._unopened and _holds_bracket(data, start):
             found = []
             for field in self._unopened:
-                # Where an earlier look found no opening of it, none is looked for again.
-                since = max(start, self._absent_until.get(field, 0) - _OVERLAP - self._base)
+                # Where an earlier look found no opening of it, none is looked for
+                # again; where it found one after another array's, the look resumes.
+                since = max(
+                    start,
+                    self._absent_until.get(field, 0) - _OVERLAP - self._base,
+                    self._found_at.get(field, 0) - self._base,
+                )
                 match = _opening(field).search(data, since)
                 if match is None:
                     self._absent_until[field] = end
                 else:
+                    self._found_at[field] = self._base + match.start()
                     found.append((match.start(), field, match))
             if not found:
                 break
