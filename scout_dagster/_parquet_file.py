@@ -49,9 +49,11 @@ def parquet_writer(table: pa.Table | SpooledTable) -> Callable[[pa.NativeFile], 
         # The pieces that hold the first SAMPLE_ROWS rows, whatever their sizes,
         # so that a spooled table is encoded as the same rows in memory are.
         leading: list[pa.RecordBatch] = []
+        sampled = 0
         for piece in batches:
             leading.append(piece)
-            if sum(batch.num_rows for batch in leading) >= SAMPLE_ROWS:
+            sampled += piece.num_rows
+            if sampled >= SAMPLE_ROWS:
                 break
         sample = pa.Table.from_batches(leading, schema=table.schema).slice(0, SAMPLE_ROWS)
         options = _options(dictionary_columns(sample))
