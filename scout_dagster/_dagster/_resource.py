@@ -89,15 +89,18 @@ def _prepare_for_runs() -> None:
     so none of it is imported or built then; a step needs all of it, once per
     process, and pays for it here, before the step starts:
 
-    - pandas, when it is installed: pyarrow imports it (if it can) the first
-      time it builds an array from Python objects, which every table of a run
-      does (0.3 s in the middle of the step's first parse otherwise);
+    - pandas, when it is installed, and pyarrow's bridge to it: pyarrow
+      imports both (if it can) the first time it builds an array from Python
+      objects, which every table of a run does (0.3 s in the middle of the
+      step's first parse otherwise), so one such array is built here;
+    - the codec the socket module encodes a host name with, which it imports
+      on the process's first connection (the run's create otherwise);
     - the execution modules: the HTTP client, the follower, the tables and
       the Parquet store (pyarrow);
     - the validators of the API's records, which are built on first use.
     """
-    if importlib.util.find_spec("pandas") is not None:
-        importlib.import_module("pandas")
+    importlib.import_module("pyarrow").array([0])
+    importlib.import_module("encodings.idna")
     importlib.import_module("scout_dagster._dagster._execution")
     importlib.import_module("scout_dagster._storage")
     pending: list[type[BaseModel]] = [BaseModel]
