@@ -3,7 +3,10 @@ and its file goes when it is closed, discarded or let go."""
 
 from __future__ import annotations
 
+import fcntl
 import gc
+import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -224,3 +227,54 @@ def test_a_spooled_tables_ids_that_hash_alike_are_still_counted_exactly() -> Non
         figures = count_checks(spooled([part]), "entity_id")
         assert figures == count_checks(part, "entity_id")
         assert figures.duplicates == duplicates
+
+
+# ------------------------------------------------------------ page cache
+
+_FS_IOC_FIEMAP = 0xC020660B
+_EXTENT_DELALLOC = 0x4
+_EXTENT_BYTES = 56
+
+
+def _blocks_still_delayed(path: Path) -> bool | None:
+    """Whether every extent of ``path`` is still only in the page cache, its
+    disk blocks not yet chosen (ext4's delayed allocation), as FIEMAP reports
+    it; None where the file system has no FIEMAP or no such state."""
+    count = 64
+    request = bytearray(struct.pack("=QQIIII", 0, 2**64 - 1, 0, 0, count, 0))
+    request += bytes(_EXTENT_BYTES * count)
+    try:
+        with open(path, "rb") as file:
+            fcntl.ioctl(file.fileno(), _FS_IOC_FIEMAP, request)
+    except OSError:
+        return None
+    mapped = struct.unpack_from("=I", request, 20)[0]
+    flags = [
+        struct.unpack_from("=I", request, 32 + _EXTENT_BYTES * i + 40)[0] for i in range(mapped)
+    ]
+    return bool(flags) and all(flag & _EXTENT_DELALLOC for flag in flags)
+
+
+def _flushes_truncated_files_on_close(folder: Path) -> bool:
+    """Whether ``folder``'s file system starts writing a file to disk when it
+    is closed after being opened with truncation (ext4's auto_da_alloc, for
+    programs that replace a file's contents without fsync)."""
+    handle, name = tempfile.mkstemp(dir=folder)
+    os.close(handle)
+    with pa.OSFile(name, "wb") as file:
+        file.write(bytes(4 * 2**20))
+    delayed = _blocks_still_delayed(Path(name))
+    os.remove(name)
+    return delayed is False
+
+
+def test_a_spool_file_stays_in_the_page_cache_when_it_is_finished(spool_folder: Path) -> None:
+    # Opening mkstemp's file with truncation made ext4 write the whole spool
+    # to disk as it closed (60-85 ms for a million entities, inside the step,
+    # and ~35 ms more to remove it): the file only lives for the step.
+    if not _flushes_truncated_files_on_close(spool_folder):
+        pytest.skip("this file system does not write truncated files to disk on close")
+    table = spooled(pieces(200_000, 50_000))
+    (file,) = spool_folder.iterdir()
+    assert _blocks_still_delayed(file) is True
+    assert table.read_all().num_rows == 200_000
