@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.matrix import KINDS, fault_mix, run_matrix
+from tests.reliability.matrix import run_matrix
+from tests.reliability.matrix_paths import KINDS, fault_mix
 
 
 def test_a_few_seeds_of_the_fault_matrix() -> None:
