@@ -50,7 +50,7 @@ MAX_SEARCH_LIMIT = 100
 #: plus ``partition``, the folder level of a partitioned table, which
 #: hive-style readers (pandas, pyarrow, Spark) add as a column. A field of one
 #: of these names (compared case-insensitively) would make the table
-#: unreadable. ``tests/test_bad_input.py`` checks them against the table's own.
+#: unreadable. ``tests/bad_input/test_request_objects.py`` checks them against the table's own.
 RESERVED_COLUMN_NAMES = (
     "entity_id",
     "source_url",

@@ -27,8 +27,8 @@ from scout_dagster import ScoutConfigError, ScoutParquetIOManager, ScoutResource
 from scout_dagster._dagster._resource import NO_KEY_MESSAGE
 from scout_dagster._local_emulator import EMULATOR_API_KEY, EMULATOR_EXTRA_HINT
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer
+from tests.bad_input.support import QUERY, error_chain
 from tests.conftest import TEST_KEY
-from tests.test_bad_input import QUERY, error_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 
