@@ -62,23 +62,8 @@ def test_the_limits_themselves_are_accepted(emulator: EmulatorServer) -> None:
 
 _SCHEMA_TYPES = "['array', 'boolean', 'integer', 'null', 'number', 'object', 'string']"
 
-FINDALL_CONFIG_ERRORS = [
-    pytest.param(
-        {"partitions_def": DailyPartitionsDefinition(start_date="2026-01-01")},
-        "this asset is partitioned, but its query names no partition, so every partition "
-        "would pay for the same run; use one of {partition_key}, {start}, {end} (e.g. 'AI "
-        "startups founded in {start:%B %Y}'), or drop partitions_def",
-        id="partitioned-without-a-placeholder",
-    ),
-    pytest.param({"query": ""}, "query must be a non-empty string, got ''", id="empty-query"),
-    pytest.param(
-        {"query": "  \t "}, "query must be a non-empty string, got '  \\t '", id="blank-query"
-    ),
-    pytest.param(
-        {"query": "q" * 2001},
-        "query is 2001 characters long; the most allowed is 2000",
-        id="query-2001-chars",
-    ),
+#: Both factories' limit and timeout mistakes, and the sentences they give.
+LIMIT_AND_TIMEOUT_ERRORS = [
     pytest.param({"limit": 0}, "limit must be a whole number of at least 1, got 0", id="limit-0"),
     pytest.param(
         {"limit": -1}, "limit must be a whole number of at least 1, got -1", id="limit-minus-1"
@@ -96,6 +81,26 @@ FINDALL_CONFIG_ERRORS = [
         "timeout_s must be a positive number of seconds, got -5 (below 604800, a week)",
         id="timeout-minus-5",
     ),
+]
+
+FINDALL_CONFIG_ERRORS = [
+    pytest.param(
+        {"partitions_def": DailyPartitionsDefinition(start_date="2026-01-01")},
+        "this asset is partitioned, but its query names no partition, so every partition "
+        "would pay for the same run; use one of {partition_key}, {start}, {end} (e.g. 'AI "
+        "startups founded in {start:%B %Y}'), or drop partitions_def",
+        id="partitioned-without-a-placeholder",
+    ),
+    pytest.param({"query": ""}, "query must be a non-empty string, got ''", id="empty-query"),
+    pytest.param(
+        {"query": "  \t "}, "query must be a non-empty string, got '  \\t '", id="blank-query"
+    ),
+    pytest.param(
+        {"query": "q" * 2001},
+        "query is 2001 characters long; the most allowed is 2000",
+        id="query-2001-chars",
+    ),
+    *LIMIT_AND_TIMEOUT_ERRORS,
     pytest.param(
         {"timeout_s": True},
         "timeout_s must be a positive number of seconds, got True (below 604800, a week)",
@@ -290,23 +295,7 @@ SEARCH_CONFIG_ERRORS = [
     pytest.param(
         {"objective": " "}, "objective must be a non-empty string, got ' '", id="blank-objective"
     ),
-    pytest.param({"limit": 0}, "limit must be a whole number of at least 1, got 0", id="limit-0"),
-    pytest.param(
-        {"limit": -1}, "limit must be a whole number of at least 1, got -1", id="limit-minus-1"
-    ),
-    pytest.param(
-        {"limit": True}, "limit must be a whole number of at least 1, got True", id="limit-True"
-    ),
-    pytest.param(
-        {"timeout_s": 0},
-        "timeout_s must be a positive number of seconds, got 0 (below 604800, a week)",
-        id="timeout-0",
-    ),
-    pytest.param(
-        {"timeout_s": -5},
-        "timeout_s must be a positive number of seconds, got -5 (below 604800, a week)",
-        id="timeout-minus-5",
-    ),
+    *LIMIT_AND_TIMEOUT_ERRORS,
     # A bare string is one query, not a list of letters (each a paid query).
     pytest.param(
         {"queries": "battery"},

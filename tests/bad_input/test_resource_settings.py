@@ -40,6 +40,18 @@ def _url_sentence(url: str) -> str:
     return f"base_url must be an absolute http(s) URL such as {URL_EXAMPLE}, got {url!r}"
 
 
+def _messages_with_base_url_from_environment(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """The messages of the error (and its causes) a FindAll materialization
+    raises with ``SCOUT_BASE_URL`` set to ``url``."""
+    monkeypatch.setenv("SCOUT_BASE_URL", url)
+    scout = ScoutResource(api_key=TEST_KEY, base_url=EnvVar("SCOUT_BASE_URL"))
+    with pytest.raises(Exception) as caught:
+        materialize([build_findall_assets("ai", QUERY)], resources=resources(scout, tmp_path))
+    return [str(e) for e in error_chain(caught.value)]
+
+
 @pytest.mark.parametrize("url", MALFORMED_URLS)
 def test_a_malformed_base_url_fails_when_the_resource_is_built(
     emulator: EmulatorServer, tmp_path: Path, url: str
@@ -54,11 +66,7 @@ def test_a_malformed_base_url_fails_when_the_resource_is_built(
 def test_a_malformed_base_url_from_the_environment_fails_at_resource_init(
     emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
-    monkeypatch.setenv("SCOUT_BASE_URL", url)
-    scout = ScoutResource(api_key=TEST_KEY, base_url=EnvVar("SCOUT_BASE_URL"))
-    with pytest.raises(Exception) as caught:
-        materialize([build_findall_assets("ai", QUERY)], resources=resources(scout, tmp_path))
-    messages = [str(e) for e in error_chain(caught.value)]
+    messages = _messages_with_base_url_from_environment(url, tmp_path, monkeypatch)
     assert any(_url_sentence(url) in m for m in messages), messages
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
 
@@ -143,11 +151,7 @@ def test_a_base_url_past_the_service_root_from_the_environment_fails_at_resource
     start: str,
     root: str,
 ) -> None:
-    monkeypatch.setenv("SCOUT_BASE_URL", url)
-    scout = ScoutResource(api_key=TEST_KEY, base_url=EnvVar("SCOUT_BASE_URL"))
-    with pytest.raises(Exception) as caught:
-        materialize([build_findall_assets("ai", QUERY)], resources=resources(scout, tmp_path))
-    messages = [str(e) for e in error_chain(caught.value)]
+    messages = _messages_with_base_url_from_environment(url, tmp_path, monkeypatch)
     assert any(_root_sentence(url, start, root) in m for m in messages), messages
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
 
