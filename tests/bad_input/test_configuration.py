@@ -4,6 +4,7 @@ definitions load (see :mod:`tests.bad_input.support`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -255,14 +256,21 @@ FINDALL_CONFIG_ERRORS = [
 ]
 
 
+def _fails_at_definition_time(
+    build: Callable[..., Any], arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        build(**arguments)
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize(("kwargs", "message"), FINDALL_CONFIG_ERRORS)
 def test_findall_configuration_errors_fail_at_definition_time(
     emulator: EmulatorServer, tmp_path: Path, kwargs: dict[str, Any], message: str
 ) -> None:
-    arguments: dict[str, Any] = {"name": "ai", "query": QUERY} | kwargs
-    with pytest.raises(ValueError) as caught:
-        build_findall_assets(**arguments)
-    assert str(caught.value) == message
+    _fails_at_definition_time(
+        build_findall_assets, {"name": "ai", "query": QUERY} | kwargs, message
+    )
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
 
 
@@ -369,8 +377,7 @@ SEARCH_CONFIG_ERRORS = [
 def test_search_configuration_errors_fail_at_definition_time(
     emulator: EmulatorServer, tmp_path: Path, kwargs: dict[str, Any], message: str
 ) -> None:
-    arguments: dict[str, Any] = {"name": "ev", "queries": SEARCH_QUERIES} | kwargs
-    with pytest.raises(ValueError) as caught:
-        build_search_assets(**arguments)
-    assert str(caught.value) == message
+    _fails_at_definition_time(
+        build_search_assets, {"name": "ev", "queries": SEARCH_QUERIES} | kwargs, message
+    )
     assert_nothing_written_or_running(emulator, tmp_path, no_requests=True)
