@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 
+import pyarrow.fs as pafs
 import pytest
 
 from scout_dagster import RetryPolicy, ScoutClient
@@ -127,6 +128,18 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def moto_filesystem(endpoint: str) -> pafs.S3FileSystem:
+    """A pyarrow S3 file system on the moto server at ``endpoint`` (the
+    credentials ``s3_credentials`` sets)."""
+    return pafs.S3FileSystem(
+        endpoint_override=endpoint,
+        scheme="http",
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+    )
 
 
 @pytest.fixture

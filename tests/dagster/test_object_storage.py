@@ -7,12 +7,11 @@ from typing import Any
 
 import boto3
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 from dagster import DailyPartitionsDefinition, materialize
 
 from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_assets
 from scout_dagster.emulator import EmulatorServer
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, moto_filesystem
 
 BUCKET = "scout-warehouse"
 
@@ -48,13 +47,7 @@ def test_partitions_land_on_s3_and_read_back(
         "scout/news_entities/partition=2026-01-01/data.parquet",
         "scout/news_entities/partition=2026-01-02/data.parquet",
     ]
-    filesystem = pafs.S3FileSystem(
-        endpoint_override=s3_endpoint,
-        scheme="http",
-        region="us-east-1",
-        access_key="testing",
-        secret_key="testing",
-    )
+    filesystem = moto_filesystem(s3_endpoint)
     table = ds.dataset(
         f"{BUCKET}/scout/news_entities", filesystem=filesystem, format="parquet"
     ).to_table()
