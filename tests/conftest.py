@@ -9,9 +9,11 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
+from dagster import AssetKey, ExecuteInProcessResult
 
 from scout_dagster import RetryPolicy, ScoutClient
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer, ManualClock
@@ -151,3 +153,12 @@ def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def metadata_of(result: ExecuteInProcessResult, key: str) -> dict[str, Any]:
+    """The metadata values of ``key``'s materialization in ``result``."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == AssetKey(key):
+            return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    raise AssertionError(f"no materialization of {key}")

@@ -17,10 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import (
-    AssetKey,
     DagsterInstance,
     EnvVar,
-    ExecuteInProcessResult,
     asset,
     materialize,
 )
@@ -41,7 +39,7 @@ from scout_dagster.tables.schemas import (
     entities_schema,
     entity_columns,
 )
-from tests.conftest import TEST_KEY, make_client, wait_until
+from tests.conftest import TEST_KEY, make_client, metadata_of, wait_until
 
 QUERY = "S-1 stage AI infrastructure companies"
 SCHEMA = {
@@ -60,14 +58,6 @@ def resources(server: EmulatorServer, base: Path) -> dict[str, Any]:
         "scout": ScoutResource(api_key=TEST_KEY, base_url=server.url, max_retries=3),
         "scout_io_manager": ScoutParquetIOManager(base_path=str(base)),
     }
-
-
-def metadata_of(result: ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        if materialization.asset_key == AssetKey(key):
-            return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-    raise AssertionError(f"no materialization of {key}")
 
 
 # ---------------------------------------------------------------- FindAll

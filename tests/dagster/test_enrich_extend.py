@@ -38,8 +38,8 @@ from scout_dagster.emulator._runs import (
     FINDALL_CREDITS_PER_MATCH,
     FINDALL_FIXED_CREDITS,
 )
-from tests.conftest import TEST_KEY, wait_until
-from tests.hostile.test_hostile import Background, failure_text
+from tests.conftest import TEST_KEY, metadata_of, wait_until
+from tests.hostile.run_support import Background, failure_text
 
 QUERY = "AI infrastructure companies"
 SCHEMA = {"type": "object", "properties": {"employees": {"type": "integer"}}}
@@ -63,14 +63,6 @@ def _enrich(upstream: AssetsDefinition, **options: Any) -> AssetsDefinition:
     return build_findall_enrich_assets(
         upstream, name="ai_ceo", fields=["ceo"], output_schema=SCHEMA, **options
     )
-
-
-def _metadata(result: ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        if materialization.asset_key == AssetKey(key):
-            return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-    raise AssertionError(f"no materialization of {key}")
 
 
 def _posts(server: EmulatorServer, operation: str) -> list[str]:
@@ -110,15 +102,15 @@ def test_enrich_adds_the_fields_and_its_credits_are_what_it_added(
     citations = pq.read_table(tmp_path / "ai_ceo_citations" / "data.parquet")
     assert {"ceo", "employees"} <= set(citations.column("field").to_pylist())
 
-    upstream_facts = _metadata(result, "ai_entities")
-    facts = _metadata(result, "ai_ceo_entities")
+    upstream_facts = metadata_of(result, "ai_entities")
+    facts = metadata_of(result, "ai_ceo_entities")
     assert facts["scout/credits"] == 4 * ENRICHMENT_CREDITS
     assert upstream_facts["scout/credits"] + facts["scout/credits"] == run.credits
     assert facts["scout/credits_before"] == upstream_facts["scout/credits"]
     assert facts["scout/run_id"] == facts["scout/upstream_run_id"] == run.run_id
     assert facts["scout/phase_mode"] == "sent" and facts["scout/entity_count"] == 4
     assert facts["dagster/row_count"] == 4
-    assert "scout/credits" not in _metadata(result, "ai_ceo_citations")
+    assert "scout/credits" not in metadata_of(result, "ai_ceo_citations")
     assert _posts(emulator, "/enrich") == [f"/v1/findall/runs/{run.run_id}/enrich"]
 
 
@@ -158,13 +150,13 @@ def test_the_same_upstream_run_is_enriched_once_and_a_new_one_again(
 
     first = run(upstream, enrich)
     again = run(enrich)
-    facts = _metadata(again, "ai_ceo_entities")
+    facts = metadata_of(again, "ai_ceo_entities")
     assert facts["scout/phase_mode"] == "already_applied" and facts["scout/credits"] == 0
     (remote,) = emulator.ledger.runs()
     assert len(_posts(emulator, "/enrich")) == 1, "no second enrich of the same run"
     assert (
-        _metadata(first, "ai_entities")["scout/credits"]
-        + _metadata(first, "ai_ceo_entities")["scout/credits"]
+        metadata_of(first, "ai_entities")["scout/credits"]
+        + metadata_of(first, "ai_ceo_entities")["scout/credits"]
         == remote.credits
     )
     table = pq.read_table(tmp_path / "ai_ceo_entities" / "data.parquet")
@@ -212,11 +204,11 @@ def test_a_step_retry_adopts_the_enrich_an_attempt_sent(
     assert FAILED_WRITES == ["ai_ceo_entities"], "the first attempt failed after the POST"
     (remote,) = emulator.ledger.runs()
     assert len(_posts(emulator, "/enrich")) == 1, "the retry sent no second enrich"
-    facts = _metadata(result, "ai_ceo_entities")
+    facts = metadata_of(result, "ai_ceo_entities")
     assert facts["scout/phase_mode"] == "adopted"
     # The retry counts from the credits the first attempt saw before its POST.
     assert facts["scout/credits"] == 4 * ENRICHMENT_CREDITS
-    assert _metadata(result, "ai_entities")["scout/credits"] + facts["scout/credits"] == (
+    assert metadata_of(result, "ai_entities")["scout/credits"] + facts["scout/credits"] == (
         remote.credits
     )
 
@@ -242,7 +234,7 @@ def test_a_retry_after_an_unanswered_post_sends_it_again_under_its_key(
     posts = [r for r in emulator.ledger.requests if r.path.endswith("/enrich")]
     assert len(posts) == attempts + 1 and [r.idempotent_replay for r in posts].count(False) == 1
     assert len({r.idempotency_key for r in posts}) == 1
-    facts = _metadata(result, "ai_ceo_entities")
+    facts = metadata_of(result, "ai_ceo_entities")
     assert facts["scout/phase_mode"] == "sent_again"
     assert facts["scout/credits"] == 4 * ENRICHMENT_CREDITS
     upstream_credits = FINDALL_FIXED_CREDITS + 4 * FINDALL_CREDITS_PER_MATCH["base"]
@@ -315,13 +307,13 @@ def test_extend_finds_more_and_pays_only_for_the_new_matches(
     assert more.num_rows == 5 and more.column_names == found.column_names
     assert more.column("entity_id").to_pylist()[:3] == found.column("entity_id").to_pylist()
     per_match = FINDALL_CREDITS_PER_MATCH["core"]
-    created = _metadata(results[0], "ai_entities")["scout/credits"]
-    extended = _metadata(results[1], "ai_more_entities")
+    created = metadata_of(results[0], "ai_entities")["scout/credits"]
+    extended = metadata_of(results[1], "ai_more_entities")
     assert created == FINDALL_FIXED_CREDITS + 3 * per_match
     assert extended["scout/credits"] == 2 * per_match, "only the two new matches are paid"
     assert extended["scout/entities_added"] == 2
     # The enrich after it covers all five entities.
-    enriched = _metadata(results[2], "ai_ceo_entities")
+    enriched = metadata_of(results[2], "ai_ceo_entities")
     assert enriched["scout/credits"] == 5 * ENRICHMENT_CREDITS
     assert created + extended["scout/credits"] + enriched["scout/credits"] == remote.credits
     (row,) = pq.read_table(tmp_path / "scout_runs" / "data.parquet").to_pylist()

@@ -26,8 +26,8 @@ from scout_dagster import (
 )
 from scout_dagster.emulator import EmulatorServer
 from scout_dagster.emulator._runs import ENRICHMENT_CREDITS
-from tests.conftest import TEST_KEY
-from tests.dagster.test_enrich_extend import QUERY, _enrich, _metadata, _resources, _upstream
+from tests.conftest import TEST_KEY, metadata_of
+from tests.dagster.test_enrich_extend import QUERY, _enrich, _resources, _upstream
 
 # ---------------------------------------------------------------- definitions
 
@@ -188,7 +188,7 @@ def test_a_table_comes_only_from_a_body_that_shows_the_enrich(
     table = pq.read_table(tmp_path / "ai_ceo_entities" / "data.parquet")
     assert table.num_rows == 4
     assert table.column("ceo").null_count == 0 and table.column("employees").null_count == 0
-    assert _metadata(result, "ai_ceo_entities")["scout/credits"] == 4 * ENRICHMENT_CREDITS
+    assert metadata_of(result, "ai_ceo_entities")["scout/credits"] == 4 * ENRICHMENT_CREDITS
     # The enrich (all its requests come through the proxy) never followed the
     # stream, which would start with the run's old completion.
     assert lagging.paths and not [p for p in lagging.paths if p.endswith("/events")]

@@ -49,9 +49,9 @@ from scout_dagster import (
 )
 from scout_dagster.emulator import EmulatorServer
 from tests.conftest import TEST_KEY, wait_until
+from tests.hostile.run_support import KEY as HOSTILE_KEY
+from tests.hostile.run_support import Background, failure_text
 from tests.hostile.server import HostileServer, Scenario
-from tests.hostile.test_hostile import KEY as HOSTILE_KEY
-from tests.hostile.test_hostile import Background, failure_text
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "S-1 stage AI infrastructure companies"

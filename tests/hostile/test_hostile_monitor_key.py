@@ -28,8 +28,8 @@ from tests.hostile.monitor_support import (
     monitor_assets,
     resources,
 )
+from tests.hostile.run_support import failure_text
 from tests.hostile.server import HostileServer, Scenario
-from tests.hostile.test_hostile import failure_text
 
 # ---------------------------------------------------------------- 3. the key never shows
 

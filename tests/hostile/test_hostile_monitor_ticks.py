@@ -37,8 +37,8 @@ from tests.hostile.monitor_support import (
     resources,
     watch,
 )
+from tests.hostile.run_support import failure_text
 from tests.hostile.server import HostileServer, Scenario
-from tests.hostile.test_hostile import failure_text
 
 # ---------------------------------------------------------------- 1. none twice, none skipped
 

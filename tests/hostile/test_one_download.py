@@ -19,8 +19,8 @@ from scout_dagster import ScoutParquetIOManager, ScoutResource, build_findall_as
 from scout_dagster.emulator import EmulatorServer
 from scout_dagster.tables import json_reader, spool
 from tests.conftest import TEST_KEY
+from tests.hostile.run_support import KEY, ROWS, findall_assets, resources
 from tests.hostile.server import HostileServer, Scenario
-from tests.hostile.test_hostile import KEY, ROWS, findall_assets, resources
 
 
 @pytest.fixture(params=["in memory", "spooled"])
