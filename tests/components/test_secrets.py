@@ -21,7 +21,7 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 from scout_dagster.emulator import EmulatorConfig, EmulatorServer
 from tests.components.conftest import FINDALL, SEARCH
-from tests.test_secrets import KeyScan
+from tests.secrets.support import KeyScan
 
 KEY = "sk-live-COMPONENT-5e4d3c2b1a09"
 
