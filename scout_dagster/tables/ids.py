@@ -88,9 +88,11 @@ def _trimmed_lower(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArr
     Text whose bytes are all ASCII (URLs nearly always are) takes the ASCII
     kernels, which give the same strings for it: they are several times
     faster, and the first Unicode kernel a process calls builds pyarrow's
-    Unicode tables (15 ms, inside a small run's step).
+    Unicode tables (15 ms, inside a small run's step). Only ``pa.string()``
+    text is checked (its offsets are 32-bit); other string types take the
+    Unicode kernels.
     """
-    if _all_ascii(text):
+    if pa.types.is_string(text.type) and _all_ascii(text):
         return pc.ascii_lower(pc.ascii_trim(text, characters=_ASCII_WHITESPACE))
     return pc.utf8_lower(pc.utf8_trim_whitespace(text))
 

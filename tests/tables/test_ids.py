@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from scout_dagster.tables.ids import bare_url, entity_ids_for
+from scout_dagster.tables.ids import _trimmed_lower, bare_url, entity_ids_for
 
 
 def unicode_bare_url(urls: pa.Array | pa.ChunkedArray) -> list[str | None]:
@@ -48,7 +48,8 @@ def test_text_beyond_ascii_is_lowered_and_trimmed_by_the_unicode_kernels() -> No
     assert ids[:2] == ["école.example", "a.example"]
 
 
-def test_chunks_and_slices_each_take_their_own_path() -> None:
+def test_chunked_and_sliced_text_gives_the_unicode_kernels_strings() -> None:
+    # One non-ASCII chunk sends the whole chunked array the Unicode way.
     ascii_chunk = pa.array([" HTTPS://A.example/ ", "\x1fb.example"])
     unicode_chunk = pa.array(["https://www.ÄÖ.example/", "C.example"])
     chunked = pa.chunked_array([ascii_chunk, unicode_chunk])
@@ -76,3 +77,12 @@ def test_empty_and_null_urls_have_no_id() -> None:
     urls = pa.array(["", " ", "https://", "https://www./", None], pa.string())
     assert bare_url(urls).to_pylist() == [None] * 5 == unicode_bare_url(urls)
     assert bare_url(pa.array([], pa.string())).to_pylist() == []
+
+
+def test_large_string_text_is_trimmed_and_lowered_as_the_unicode_kernels_do() -> None:
+    # Only pa.string()'s 32-bit offsets are read for the ASCII check: read as
+    # 32-bit, a large_string's offsets judged this text ASCII ("ÉX" -> "Éx").
+    text = pa.array([" abc ", "DEF", "ÉX", None], pa.large_string())
+    expected = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    assert _trimmed_lower(text).equals(expected)
+    assert _trimmed_lower(pa.chunked_array([text])).equals(pa.chunked_array([expected]))
